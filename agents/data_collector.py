@@ -1,0 +1,111 @@
+"""Data Collector node: snapshots through the market-data port, then the eligibility filters."""
+
+import asyncio
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+from langgraph.runtime import Runtime
+
+from graph.context import Context, services_of
+from graph.services import Services
+from graph.state import Candidate, CycleState
+from sextant.config import normalise_symbol
+from sextant.eligibility import eligibility_reasons
+from sextant.market_context import change_pct
+from sextant.models import Reason, UniverseEntry, utc
+from sextant.reasons import Code
+from tools.market_data.port import CollectResult
+
+
+def parse_as_of(value: datetime | str | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return utc(value)
+
+
+async def resolve_as_of(state: CycleState, services: Services, symbols: list[str]) -> datetime:
+    as_of = parse_as_of(state.get("as_of"))
+    if as_of is None:
+        as_of = await services.market.default_as_of(symbols)
+    return as_of
+
+
+def universe_entries(
+    result: CollectResult, sources: dict[str, str], as_of: datetime, services: Services
+) -> dict[str, UniverseEntry]:
+    out: dict[str, UniverseEntry] = {}
+    for symbol, source in sources.items():
+        snap = result.snapshots.get(symbol)
+        if snap is None:
+            code = result.codes.get(symbol, Code.DATA_ERROR)
+            msg = next((e.error for e in result.errors if e.symbol == symbol), "no data")
+            out[symbol] = UniverseEntry(
+                symbol=symbol,
+                source=source,
+                eligible=False,  # type: ignore[arg-type]
+                reasons=[Reason(code=code, kind="skip", message=msg)],
+            )
+            continue
+        reasons = eligibility_reasons(snap, as_of, services.settings)
+        out[symbol] = UniverseEntry(
+            symbol=symbol,
+            source=source,
+            eligible=not reasons,
+            reasons=reasons,  # type: ignore[arg-type]
+            quote_volume_24h=round(snap.ticker.quote_volume_24h, 2),
+            spread_pct=round(snap.ticker.spread_pct, 6),
+        )
+    return out
+
+
+async def collect(
+    services: Services, symbols: Iterable[str], sources: dict[str, str], as_of: datetime
+) -> dict:
+    wanted = list(dict.fromkeys(symbols))
+    result = await services.market.collect(wanted, as_of)
+    return {
+        "snapshots": result.snapshots,
+        "universe": universe_entries(result, sources, as_of, services),
+        "errors": result.errors,
+    }
+
+
+async def data_collector(state: CycleState, runtime: Runtime[Context]) -> dict:
+    start = time.perf_counter()
+    services = await asyncio.to_thread(services_of, runtime.context)
+    settings = services.settings
+    symbols = [normalise_symbol(s) for s in (state.get("symbols") or settings.watchlist)]
+    as_of = await resolve_as_of(state, services, symbols)
+    ref = settings.market.reference_symbol
+    update = await collect(services, [*symbols, ref], {s: "watchlist" for s in symbols}, as_of)
+    reference = update["snapshots"].get(ref)
+    if ref not in symbols:
+        update["snapshots"].pop(ref, None)
+    btc = change_pct(reference.candles["1h"].df["close"], 4) if reference else None
+    update |= {
+        "as_of": as_of,
+        "symbols": symbols,
+        "reference": reference,
+        "btc_change_4h_pct": btc,
+        "timings_ms": {"collect": round((time.perf_counter() - start) * 1000, 3)},
+    }
+    return update
+
+
+async def collect_hunted(state: CycleState, runtime: Runtime[Context]) -> dict:
+    """Collect what the Hunter proposed beyond the watchlist (it ran in parallel with us)."""
+    start = time.perf_counter()
+    services = await asyncio.to_thread(services_of, runtime.context)
+    known = set(state.get("universe", {}))
+    extra: list[Candidate] = [c for c in state.get("candidates", []) if c["symbol"] not in known]
+    if not extra:
+        return {}
+    as_of = parse_as_of(state.get("as_of"))
+    assert as_of is not None  # set by data_collector
+    sources = {c["symbol"]: c["source"] for c in extra}
+    update = await collect(services, sources, sources, as_of)
+    update["timings_ms"] = {"collect_hunted": round((time.perf_counter() - start) * 1000, 3)}
+    return update

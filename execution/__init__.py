@@ -1,0 +1,1 @@
+"""Execution: broker port and adapters, position lifecycle rules, persistence, the loop."""

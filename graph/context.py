@@ -1,0 +1,42 @@
+"""The run context handed to every node (LangGraph `context_schema`): settings, adapters, prompts.
+
+Studio passes an empty context: settings then come from the environment and adapters are built
+from them once per settings object.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from graph.services import Services, build_services
+from sextant.config import Settings, load_settings
+
+_built: dict[str, Services] = {}
+
+
+@dataclass
+class Context:
+    settings: Settings | None = None
+    services: Any = None  # graph.services.Services; Any keeps Studio's schema simple
+    hunter_prompt: str | None = None
+    news_prompt: str | None = None
+
+
+def settings_of(ctx: Context | None) -> Settings:
+    if ctx is not None and ctx.services is not None:
+        return ctx.services.settings
+    if ctx is not None and ctx.settings is not None:
+        return ctx.settings
+    return load_settings()
+
+
+def services_of(ctx: Context | None) -> Services:
+    if ctx is not None and ctx.services is not None:
+        return ctx.services
+    settings = settings_of(ctx)
+    key = settings.model_dump_json()
+    if key not in _built:
+        _built[key] = build_services(settings)
+    services = _built[key]
+    if ctx is not None:
+        ctx.services = services
+    return services

@@ -1,0 +1,26 @@
+"""Routing functions: each declares its destinations in its return type."""
+
+from typing import Literal
+
+from langgraph.types import Send
+
+from graph.state import CycleState, NewsTask
+
+
+def route_to_news(state: CycleState) -> list[Send] | Literal["math_engine"]:
+    """One News Analyst branch per eligible symbol; straight to the maths when none is eligible."""
+    universe = state.get("universe", {})
+    snaps = state.get("snapshots", {})
+    sends = [
+        Send("news_analyst", NewsTask(symbol=s, as_of=state["as_of"], snapshot=snaps[s]))  # type: ignore[typeddict-item]
+        for s, u in sorted(universe.items())
+        if u.eligible and s in snaps
+    ]
+    return sends or "math_engine"
+
+
+def route_after_risk(state: CycleState) -> Literal["execution", "broadcaster"]:
+    """The WAIT branch and the news veto skip execution: nothing to do there."""
+    actionable = any(s.decision != "WAIT" for s in state.get("signals", []))
+    news_exits = any(n.close_longs or n.close_shorts for n in state.get("news", {}).values())
+    return "execution" if actionable or news_exits else "broadcaster"

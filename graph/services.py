@@ -1,0 +1,55 @@
+"""Adapters a cycle needs (market data, clock, portfolio, broadcaster), built from settings."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sextant.clock import Clock, SystemClock
+from sextant.config import Settings
+from sextant.models import PortfolioState, Signal
+from tools.broadcast.console import ConsoleBroadcaster
+from tools.market_data.port import MarketDataPort
+
+
+class Broadcaster(Protocol):
+    def publish(self, signals: list[Signal]) -> list[str]: ...
+
+
+def paper_portfolio(settings: Settings) -> Callable[[datetime], PortfolioState]:
+    """No account connected: a flat book at the configured paper equity."""
+
+    def provide(as_of: datetime) -> PortfolioState:
+        return PortfolioState(equity=settings.equity, day_start_equity=settings.equity)
+
+    return provide
+
+
+def make_market(settings: Settings) -> MarketDataPort:
+    if settings.market.source == "bybit":
+        from tools.market_data.bybit import BybitMarketData
+
+        return BybitMarketData(settings)
+    from tools.market_data.replay import ReplayMarketData
+
+    return ReplayMarketData(settings)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    market: MarketDataPort
+    clock: Clock = field(default_factory=SystemClock)
+    portfolio: Callable[[datetime], PortfolioState] | None = None
+    broadcaster: Broadcaster = field(default_factory=ConsoleBroadcaster)
+
+    def portfolio_at(self, as_of: datetime) -> PortfolioState:
+        provider = self.portfolio or paper_portfolio(self.settings)
+        return provider(as_of)
+
+    async def aclose(self) -> None:
+        await self.market.close()
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    return Services(settings=settings, market=make_market(settings), clock=clock or SystemClock())

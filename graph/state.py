@@ -1,0 +1,60 @@
+"""The cycle's state: what each node reads and the partial updates it returns."""
+
+import operator
+from datetime import datetime
+from typing import Annotated, Any, TypedDict
+
+from sextant.math_engine.models import MathAnalysis
+from sextant.models import (
+    ExecutionIntent,
+    MarketSnapshot,
+    NewsAssessment,
+    PortfolioState,
+    Signal,
+    SymbolError,
+    UniverseEntry,
+)
+
+
+def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer for keys written by parallel branches (Send fan-out, Hunter || Collector)."""
+    return {**(left or {}), **(right or {})}
+
+
+class Candidate(TypedDict):
+    symbol: str
+    source: str  # watchlist | hunter
+    rationale: str
+
+
+class InputState(TypedDict, total=False):
+    """What a caller (CLI, loop, Studio) may pass in; everything is optional."""
+
+    as_of: datetime | str | None
+    symbols: list[str] | None
+    cycle_id: str
+
+
+class CycleState(InputState, total=False):
+    candidates: list[Candidate]
+    snapshots: Annotated[dict[str, MarketSnapshot], merge]
+    reference: MarketSnapshot | None
+    universe: Annotated[dict[str, UniverseEntry], merge]
+    btc_change_4h_pct: float | None
+    news: Annotated[dict[str, NewsAssessment], merge]
+    analyses: dict[str, MathAnalysis]
+    portfolio: PortfolioState
+    signals: list[Signal]
+    route: str
+    executions: list[ExecutionIntent]
+    posts: list[str]
+    errors: Annotated[list[SymbolError], operator.add]
+    timings_ms: Annotated[dict[str, float], merge]
+
+
+class NewsTask(TypedDict):
+    """Payload of one News Analyst branch (sent with Send, one per eligible symbol)."""
+
+    symbol: str
+    as_of: datetime
+    snapshot: MarketSnapshot

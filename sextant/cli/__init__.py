@@ -1,0 +1,1 @@
+"""The `sextant` command line."""

@@ -1,0 +1,36 @@
+"""Run one analysis cycle through the graph."""
+
+import time
+from datetime import datetime
+from typing import Any
+
+from graph.context import Context
+from graph.graph import build_graph
+from graph.services import Services
+from graph.state import CycleState
+
+
+def cycle_id_for(as_of: datetime) -> str:
+    return f"c-{as_of:%Y%m%dT%H%MZ}"
+
+
+async def run_cycle(
+    services: Services,
+    *,
+    as_of: datetime | None = None,
+    symbols: list[str] | None = None,
+    graph: Any = None,
+    config: dict[str, Any] | None = None,
+) -> tuple[CycleState, float]:
+    """Invoke the graph once; returns the final state and its wall time in ms."""
+    start = time.perf_counter()
+    watch = symbols or list(services.settings.watchlist)
+    if as_of is None:
+        as_of = await services.market.default_as_of(watch)
+    compiled = graph or build_graph().compile()
+    state: CycleState = await compiled.ainvoke(
+        {"as_of": as_of, "symbols": symbols, "cycle_id": cycle_id_for(as_of)},
+        config=config,
+        context=Context(settings=services.settings, services=services),
+    )
+    return state, (time.perf_counter() - start) * 1000

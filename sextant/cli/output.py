@@ -1,0 +1,128 @@
+"""The cycle's outputs: the `sextant.cycle/1` JSON document and the human table."""
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from graph.state import CycleState
+from sextant.config import Settings
+from tools.broadcast.render import fmt_price
+
+SIGNAL_FIELDS = (
+    "symbol",
+    "decision",
+    "score",
+    "confidence",
+    "regime",
+    "news_regime",
+    "components",
+    "weights",
+    "timeframes",
+    "reasons",
+    "entry",
+    "stop_loss",
+    "take_profit_1",
+    "take_profit_2",
+    "leverage",
+    "risk_pct",
+    "quantity",
+    "signal_id",
+    "raw_score",
+    "stop_distance_pct",
+)
+
+
+def iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, Decimal):
+        return float(o)
+    if isinstance(o, datetime):
+        return iso(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def cycle_document(state: CycleState, settings: Settings, total_ms: float) -> dict[str, Any]:
+    signals = []
+    for sig in state.get("signals", []):
+        d = sig.model_dump(mode="json")
+        signals.append({k: d[k] for k in SIGNAL_FIELDS})
+    universe = [u.model_dump(mode="json") for u in state.get("universe", {}).values()]
+    universe.sort(key=lambda u: (not u["eligible"], u["symbol"]))
+    timings = dict(state.get("timings_ms", {}))
+    timings["total"] = round(total_ms, 3)
+    ref = state.get("reference")
+    portfolio = state.get("portfolio")
+    return {
+        "schema": "sextant.cycle/1",
+        "cycle_id": state.get("cycle_id"),
+        "as_of": iso(state.get("as_of")),  # type: ignore[arg-type]
+        "mode": settings.mode,
+        "market": settings.market.source,
+        "equity": float(portfolio.equity if portfolio else settings.equity),
+        "market_context": {
+            "reference_symbol": settings.market.reference_symbol,
+            "btc_change_4h_pct": state.get("btc_change_4h_pct"),
+            "assumptions": ref.assumptions if ref else [],
+            "data_dir": str(settings.market.data_dir)
+            if settings.market.source == "replay"
+            else None,
+        },
+        "universe": universe,
+        "signals": signals,
+        "executions": [e.model_dump(mode="json") for e in state.get("executions", []) or []],
+        "errors": [e.model_dump(mode="json") for e in state.get("errors", [])],
+        "timings_ms": timings,
+    }
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, default=_default, indent=2, sort_keys=False)
+
+
+def _main_reason(reasons: list[dict[str, Any]]) -> str:
+    for kinds in (("veto", "wait", "skip"), ("driver",), ("info",)):
+        for r in reasons:
+            if r["kind"] in kinds:
+                return f"{r['code']}: {r['message']}"
+    return ""
+
+
+def table(doc: dict[str, Any]) -> str:
+    lines = [
+        f"Sextant cycle {doc['cycle_id']}  as of {doc['as_of']}  mode {doc['mode']}  "
+        f"market {doc['market']}  equity {doc['equity']:,.2f} USDT",
+    ]
+    btc = doc["market_context"]["btc_change_4h_pct"]
+    if btc is not None:
+        lines.append(f"BTC 4h change {btc:+.2f}%")
+    lines.append("")
+    head = (
+        f"{'SYMBOL':<15} {'DECISION':<8} {'SCORE':>6} {'CONF':>5} {'REGIME':<13} "
+        f"{'ENTRY':>11} {'STOP':>11} {'TP1':>11} {'TP2':>11} {'LEV':>4} {'QTY':>10}  WHY"
+    )
+    lines += [head, "-" * len(head)]
+    for s in doc["signals"]:
+        lev = f"{s['leverage']}x" if s["leverage"] else "-"
+        lines.append(
+            f"{s['symbol']:<15} {s['decision']:<8} {s['score']:>+6.2f} {s['confidence']:>5.2f} "
+            f"{s['regime']:<13} {fmt_price(s['entry']):>11} {fmt_price(s['stop_loss']):>11} "
+            f"{fmt_price(s['take_profit_1']):>11} {fmt_price(s['take_profit_2']):>11} {lev:>4} "
+            f"{fmt_price(s['quantity']):>10}  {_main_reason(s['reasons'])}"
+        )
+    skipped = [u for u in doc["universe"] if not u["eligible"]]
+    if skipped:
+        lines += ["", "Not eligible:"]
+        lines += [f"  {u['symbol']:<15} {_main_reason(u['reasons'])}" for u in skipped]
+    if doc["errors"]:
+        lines += ["", "Errors:"]
+        lines += [f"  {e['symbol']} [{e['stage']}] {e['error']}" for e in doc["errors"]]
+    if doc["market_context"]["assumptions"]:
+        lines += ["", "Assumed (replay data lacks them):"]
+        lines += [f"  - {a}" for a in doc["market_context"]["assumptions"]]
+    t = doc["timings_ms"]
+    lines += ["", "timings ms: " + ", ".join(f"{k} {v:.0f}" for k, v in t.items())]
+    return "\n".join(lines)

@@ -1,0 +1,188 @@
+"""The one settings object: environment (SEXTANT_*), .env, an optional TOML file, defaults."""
+
+import contextvars
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from sextant.config.market import FilterSettings, MarketSettings
+from sextant.config.math import MathSettings
+from sextant.config.news import NewsSettings
+from sextant.config.risk import RiskSettings
+
+DEFAULT_WATCHLIST = (
+    "BTC/USDT:USDT",
+    "ETH/USDT:USDT",
+    "SOL/USDT:USDT",
+    "XRP/USDT:USDT",
+    "DOGE/USDT:USDT",
+    "ADA/USDT:USDT",
+    "LTC/USDT:USDT",
+    "LINK/USDT:USDT",
+    "AVAX/USDT:USDT",
+    "DOT/USDT:USDT",
+)
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/USDT:USDT$")
+
+# The TOML file chosen with --config; a context variable so tests can load several in parallel.
+_toml_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("toml_file", default=None)
+
+
+def normalise_symbol(raw: str) -> str:
+    """'btc', 'BTCUSDT', 'BTC/USDT' and 'BTC/USDT:USDT' all mean the USDT perpetual."""
+    s = raw.strip().upper().replace("-", "/").replace("_", "/")
+    if s.endswith(":USDT") and "/" in s:
+        return s
+    if "/" in s:
+        base, quote = s.split("/", 1)
+        return f"{base}/{quote}:{quote}" if quote == "USDT" else s
+    if s.endswith("USDT") and len(s) > 4:
+        return f"{s[:-4]}/USDT:USDT"
+    return f"{s}/USDT:USDT"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SEXTANT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    mode: Literal["dry_run", "demo", "live"] = Field(
+        "dry_run", description="dry_run = paper; demo = Bybit demo trading; live = real money."
+    )
+    equity: Decimal = Field(
+        Decimal("10000"),
+        gt=0,
+        description="Paper equity in USDT used when no account is connected.",
+    )
+    watchlist: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_WATCHLIST, min_length=1, description="Core symbols, ccxt form BTC/USDT:USDT."
+    )
+    state_dir: Path = Field(Path("state"), description="Databases and caches live here.")
+    market: MarketSettings = Field(default_factory=MarketSettings)
+    filters: FilterSettings = Field(default_factory=FilterSettings)
+    math: MathSettings = Field(default_factory=MathSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    news: NewsSettings = Field(default_factory=NewsSettings)
+
+    # Secrets: the usual unprefixed names. SecretStr keeps them out of reprs and logs.
+    openrouter_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENROUTER_API_KEY", "SEXTANT_OPENROUTER_API_KEY")
+    )
+    bybit_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("BYBIT_API_KEY", "SEXTANT_BYBIT_API_KEY")
+    )
+    bybit_api_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("BYBIT_API_SECRET", "SEXTANT_BYBIT_API_SECRET")
+    )
+    telegram_bot_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "SEXTANT_TELEGRAM_BOT_TOKEN")
+    )
+    telegram_chat_id: str | None = Field(
+        None, validation_alias=AliasChoices("TELEGRAM_CHAT_ID", "SEXTANT_TELEGRAM_CHAT_ID")
+    )
+
+    @field_validator("watchlist", mode="before")
+    @classmethod
+    def _split_watchlist(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if isinstance(value, list | tuple):
+            out: list[str] = []
+            for raw in value:
+                sym = normalise_symbol(str(raw))
+                if not SYMBOL_RE.match(sym):
+                    raise ValueError(f"{raw!r} is not a USDT perpetual symbol like BTC/USDT:USDT")
+                if sym not in out:
+                    out.append(sym)
+            return tuple(out)
+        return value
+
+    @field_validator(
+        "openrouter_api_key",
+        "bybit_api_key",
+        "bybit_api_secret",
+        "telegram_bot_token",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> "Settings":
+        if self.mode in ("demo", "live"):
+            if self.bybit_api_key is None or self.bybit_api_secret is None:
+                raise ValueError(
+                    f"mode={self.mode} needs BYBIT_API_KEY and BYBIT_API_SECRET in the environment"
+                )
+            if self.market.source != "bybit":
+                raise ValueError(
+                    f"mode={self.mode} trades on Bybit: set SEXTANT_MARKET__SOURCE=bybit"
+                )
+        return self
+
+    @property
+    def has_llm_key(self) -> bool:
+        return self.openrouter_api_key is not None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments (CLI) > environment > .env > TOML file > defaults.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        toml = _toml_file.get()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message names every offending field."""
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings or raise ConfigError naming each bad field and its environment variable."""
+    from pydantic import ValidationError
+
+    if config_file is not None and not Path(config_file).is_file():
+        raise ConfigError(f"config file not found: {config_file}")
+    token = _toml_file.set(Path(config_file) if config_file else None)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+    finally:
+        _toml_file.reset(token)
+
+
+def format_validation_error(exc: Any) -> str:
+    lines = ["invalid configuration:"]
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        field = ".".join(loc) or "settings"
+        env = "SEXTANT_" + "__".join(p.upper() for p in loc) if loc else ""
+        hint = f" (env {env})" if env else ""
+        lines.append(f"  {field}{hint}: {err.get('msg')}")
+    return "\n".join(lines)

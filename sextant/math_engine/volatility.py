@@ -1,0 +1,76 @@
+"""Volatility figures for the risk stage: 30-day ATR %, the news volatility ratio, 4h change."""
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from sextant.config.math import MathSettings
+from sextant.math_engine.alignment import prepare
+from sextant.math_engine.candles import HOUR_NS, Candles
+from sextant.math_engine.indicators import safe_ratio, shift, sma, true_range
+from sextant.math_engine.models import Volatility
+
+CHANGE_BARS = 4  # fixed by the field's meaning (change_4h_pct) and the BTC veto it feeds
+
+
+def daily_mean_true_range(c1d: Candles, settings: MathSettings) -> np.ndarray:
+    """Mean true range of the last `atr_stop_days` daily bars (each needs its previous close)."""
+    return sma(true_range(c1d.high, c1d.low, c1d.close), settings.atr_stop_days)
+
+
+def hourly_volatility(c1h: Candles, settings: MathSettings) -> dict[str, np.ndarray]:
+    """Per 1h bar: volatility_ratio and change_4h_pct.
+
+    volatility_ratio = mean TR of the last `vol_ratio_recent_bars` / mean TR of the last
+                       `vol_ratio_baseline_bars` (NaN until the baseline window is full)
+    change_4h_pct    = close_t / close_{t-4} - 1, in %; NaN when bar t-4 is not exactly 4 h
+                       earlier (a hole in the data)
+    """
+    tr = true_range(c1h.high, c1h.low, c1h.close)
+    recent = sma(tr, settings.vol_ratio_recent_bars)
+    baseline = sma(tr, settings.vol_ratio_baseline_bars)
+    ratio = safe_ratio(recent, baseline)
+    ratio = np.where(np.isinf(ratio), np.nan, ratio)
+    then_ns = shift(c1h.open_ns.astype(np.float64), CHANGE_BARS)
+    contiguous = (c1h.open_ns - then_ns) == CHANGE_BARS * HOUR_NS
+    change = 100.0 * (c1h.close / shift(c1h.close, CHANGE_BARS) - 1.0)
+    return {"volatility_ratio": ratio, "change_4h_pct": np.where(contiguous, change, np.nan)}
+
+
+def atr_pct(daily_mtr: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """Daily mean true range as % of the latest close (the price a stop is placed from)."""
+    return 100.0 * daily_mtr / close
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def volatility_at(c1h: Candles | None, c1d: Candles | None, settings: MathSettings) -> Volatility:
+    """The figures at the last bars of already-aligned 1h and 1d candles (either may be None).
+
+    atr_pct_30d divides by the last 1h close when there is one, else by the last daily close.
+    """
+    atr_value = np.nan
+    if c1d is not None and len(c1d):
+        close = c1h.close[-1] if c1h is not None and len(c1h) else c1d.close[-1]
+        atr_value = atr_pct(daily_mean_true_range(c1d, settings)[-1:], np.array([close]))[0]
+    ratio = change = np.nan
+    if c1h is not None and len(c1h):
+        hourly = hourly_volatility(c1h, settings)
+        ratio, change = hourly["volatility_ratio"][-1], hourly["change_4h_pct"][-1]
+    return Volatility(
+        atr_pct_30d=_finite(atr_value),
+        volatility_ratio=_finite(ratio),
+        change_4h_pct=_finite(change),
+    )
+
+
+def volatility(
+    frames: Mapping[str, pd.DataFrame], settings: MathSettings | None = None
+) -> Volatility:
+    """Volatility at the latest bars of `frames` (keys "1h" and "1d"), aligned like `analyze`."""
+    settings = settings or MathSettings()
+    prepared = prepare(frames)
+    return volatility_at(prepared.candles.get("1h"), prepared.candles.get("1d"), settings)

@@ -1,0 +1,94 @@
+"""Vetoes: each a small function of data and settings that returns a Reason or None."""
+
+from datetime import datetime
+
+from sextant.config.risk import RiskSettings
+from sextant.models import FundingInfo, NewsAssessment, PortfolioState, Reason, Side
+from sextant.reasons import Code
+
+
+def funding_veto(side: Side, funding: FundingInfo | None, s: RiskSettings) -> Reason | None:
+    """Paying more than max_funding_rate_pct per 8h to hold the trade is not worth it."""
+    if funding is None:
+        return None
+    rate = funding.rate_pct_8h
+    against = rate if side == "long" else -rate  # longs pay positive funding, shorts negative
+    if against > s.max_funding_rate_pct:
+        return Reason(
+            code=Code.FUNDING_AGAINST,
+            kind="veto",
+            message=f"funding {rate:+.4f}%/8h against a {side} exceeds {s.max_funding_rate_pct}%",
+            data={"funding_pct_8h": rate, "limit_pct": s.max_funding_rate_pct},
+        )
+    return None
+
+
+def btc_dump_veto(side: Side, btc_change_4h_pct: float | None, s: RiskSettings) -> Reason | None:
+    if side != "long" or btc_change_4h_pct is None:
+        return None
+    if btc_change_4h_pct < -s.btc_drop_pct:
+        return Reason(
+            code=Code.BTC_DUMP,
+            kind="veto",
+            message=f"BTC {btc_change_4h_pct:+.2f}% over 4h "
+            f"(limit -{s.btc_drop_pct}%) blocks longs",
+            data={"btc_change_4h_pct": btc_change_4h_pct, "limit_pct": -s.btc_drop_pct},
+        )
+    return None
+
+
+def daily_veto(side: Side, vetoed: str | None, why: str | None) -> Reason | None:
+    if vetoed == side:
+        return Reason(
+            code=Code.DAILY_VETO,
+            kind="veto",
+            message=why or f"daily timeframe vetoes {side}",
+        )
+    return None
+
+
+def news_veto(side: Side, news: NewsAssessment | None) -> Reason | None:
+    if news is None:
+        return None
+    if (side == "long" and news.veto_long) or (side == "short" and news.veto_short):
+        events = [e.title for e in news.events if e.critical][:2]
+        return Reason(
+            code=Code.NEWS_VETO,
+            kind="veto",
+            message=f"critical news against a {side}: " + "; ".join(events),
+            data={"events": events},
+        )
+    return None
+
+
+def circuit_breaker_veto(
+    portfolio: PortfolioState, as_of: datetime, s: RiskSettings
+) -> Reason | None:
+    until = portfolio.circuit_breaker_until
+    if until is not None and as_of < until:
+        return Reason(
+            code=Code.CIRCUIT_BREAKER,
+            kind="veto",
+            message=f"daily loss circuit breaker tripped: no new entries until "
+            f"{until:%F %H:%M} UTC",
+            data={"until": until.isoformat()},
+        )
+    pct = portfolio.day_pnl_pct
+    if pct <= -s.daily_loss_limit_pct:
+        return Reason(
+            code=Code.CIRCUIT_BREAKER,
+            kind="veto",
+            message=f"today's PnL {pct:.2f}% reached the -{s.daily_loss_limit_pct}% limit",
+            data={"day_pnl_pct": pct, "limit_pct": -s.daily_loss_limit_pct},
+        )
+    return None
+
+
+def position_open_veto(symbol: str, portfolio: PortfolioState) -> Reason | None:
+    if symbol in portfolio.open_symbols:
+        return Reason(
+            code=Code.POSITION_OPEN,
+            kind="veto",
+            message=f"a {symbol} position is already open",
+        )
+    return None

@@ -1,0 +1,1 @@
+"""Broadcasters: where posts about signals go (console now, Telegram when configured)."""
