@@ -79,8 +79,12 @@ class ReplayMarketData:
         ends = []
         for s in symbols:
             path = csv_store.ohlcv_path(self.data_dir, s, "1h")
-            if path is not None:
+            if path is None:
+                continue
+            try:
                 ends.append(csv_store.read_frame(path).index[-1] + HOUR)
+            except (ValueError, OSError, IndexError):
+                continue  # an unreadable file is reported by collect() for its symbol
         if not ends:
             raise MarketDataError(None, "no_data", f"none of {list(symbols)} in {self.data_dir}")
         return min(ends).to_pydatetime()
