@@ -52,7 +52,7 @@ def test_json_contract_on_bundled_data(capsys: pytest.CaptureFixture[str]) -> No
         assert u["eligible"] == (u["reasons"] == [])
     assert len(doc["signals"]) == sum(u["eligible"] for u in doc["universe"])
     for s in doc["signals"]:
-        assert SIGNAL_KEYS <= set(s)
+        assert set(s) >= SIGNAL_KEYS
         assert set(s["components"]) == {"trend", "momentum", "volume", "open_interest", "news"}
         assert set(s["weights"]) == set(s["components"])
         assert set(s["timeframes"]) == {"1h", "4h", "1d"}

@@ -1,0 +1,1 @@
+"""One module per `sextant` subcommand, each with `register(subparsers)` setting `handler`."""
