@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from sqlalchemy import Connection, text
 
 from tools.db import Migration, make_engine, migrate
@@ -33,10 +35,8 @@ def test_a_failing_migration_leaves_no_trace(tmp_path: Path) -> None:
         conn.execute(text("CREATE TABLE u (id INTEGER)"))
         raise RuntimeError("boom")
 
-    try:
+    with pytest.raises(RuntimeError, match="boom"):
         migrate(engine, [Migration("y", 1, "broken", broken)])
-    except RuntimeError:
-        pass
     with engine.connect() as conn:
         names = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
         assert "u" not in names
