@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import Connection, text
 
 from tools.db import Migration, make_engine, migrate
