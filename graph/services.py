@@ -3,17 +3,13 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from sextant.clock import Clock, SystemClock
 from sextant.config import Settings
-from sextant.models import PortfolioState, Signal
+from sextant.models import PortfolioState
 from tools.broadcast.console import ConsoleBroadcaster
+from tools.broadcast.port import Broadcaster
 from tools.market_data.port import MarketDataPort
-
-
-class Broadcaster(Protocol):
-    def publish(self, signals: list[Signal]) -> list[str]: ...
 
 
 def paper_portfolio(settings: Settings) -> Callable[[datetime], PortfolioState]:

@@ -15,6 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from sextant.config.execution import ExecutionSettings
 from sextant.config.market import FilterSettings, MarketSettings
 from sextant.config.math import MathSettings
 from sextant.config.news import NewsSettings
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     math: MathSettings = Field(default_factory=MathSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     news: NewsSettings = Field(default_factory=NewsSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
 
     # Secrets: the usual unprefixed names. SecretStr keeps them out of reprs and logs.
     openrouter_api_key: SecretStr | None = Field(

@@ -102,17 +102,23 @@ def rsi(close: FloatArray, n: int) -> FloatArray:
 
 
 def dmi(
-    high: FloatArray, low: FloatArray, close: FloatArray, n: int
+    high: FloatArray,
+    low: FloatArray,
+    close: FloatArray,
+    n: int,
+    smoothed_tr: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Wilder's +DI, -DI (first at index n) and ADX (first at index 2n - 1), all in [0, 100].
 
+    `smoothed_tr` is `atr(high, low, close, n)` when the caller has it already.
     With no range at all (flat bars) DI and DX are 0 rather than 0/0: no trend.
     """
     up = high - shift(high, 1)
     down = shift(low, 1) - low
     plus_dm = np.where((up > down) & (up > 0), up, 0.0)
     minus_dm = np.where((down > up) & (down > 0), down, 0.0)
-    smoothed_tr = wilder(true_range(high, low, close), n, start=1)
+    if smoothed_tr is None:
+        smoothed_tr = atr(high, low, close, n)
     plus_di = 100.0 * safe_ratio(wilder(plus_dm, n, start=1), smoothed_tr)
     minus_di = 100.0 * safe_ratio(wilder(minus_dm, n, start=1), smoothed_tr)
     dx = 100.0 * safe_ratio(np.abs(plus_di - minus_di), plus_di + minus_di)

@@ -25,7 +25,10 @@ def regime_arrays(
     """
     if atr_values is None:
         atr_values = atr(c.high, c.low, c.close, settings.atr_period)
-    plus_di, minus_di, adx = dmi(c.high, c.low, c.close, settings.adx_period)
+    same_period = settings.adx_period == settings.atr_period
+    plus_di, minus_di, adx = dmi(
+        c.high, c.low, c.close, settings.adx_period, atr_values if same_period else None
+    )
     atr_pct = 100.0 * atr_values / c.close
     median = rolling_median(atr_pct, settings.volatile_median_bars)
     # median > 0 guards flat history, where 0 >= k x 0 would call dead calm "volatile".

@@ -77,7 +77,8 @@ def _frames(one_hour: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def test_daily_veto_both_directions_end_to_end() -> None:
     # Daily line down: trend -1, RSI 0 in a down-trend -> -0.5, volume 0 (closes mid-bar);
     # 1d score = (0.45 * -1 + 0.30 * -0.5) / 0.85 = -0.7059 <= -0.5 -> longs vetoed.
-    hourly = candles(100.0 + np.arange(48), start=START + pd.Timedelta(days=299))
+    # the last 1h bar closes with the last daily bar (day 299 closes at day 300, 00:00)
+    hourly = candles(100.0 + np.arange(24), start=START + pd.Timedelta(days=299))
     down = analyze("X", {"1h": hourly, "1d": candles(500.0 - np.arange(300), freq="1D")})
     assert down.timeframes["1d"].score == pytest.approx(-0.6 / 0.85)
     assert down.daily_veto == "long"

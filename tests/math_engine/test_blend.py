@@ -3,8 +3,8 @@ import pytest
 
 from sextant.config.math import MathSettings
 from sextant.math_engine.blend import confidence, nan_weighted_mean, sign_vote
-from sextant.math_engine.timeframe import timeframe_arrays
 from sextant.math_engine.candles import candles_from_frame
+from sextant.math_engine.timeframe import timeframe_arrays
 from tests.math_engine.frames import random_walk
 
 WEIGHTS = [0.45, 0.30, 0.10, 0.15]  # trend, momentum, volume, open_interest
@@ -51,4 +51,4 @@ def test_timeframe_blend_uses_the_component_weights() -> None:
     c = {k: v["score"][-1] for k, v in t.components.items()}
     expected = (0.45 * c["trend"] + 0.3 * c["momentum"] + 0.1 * c["volume"]) / 0.85
     assert t.score[-1] == pytest.approx(expected)
-    assert -1 <= t.score.min() and t.score.max() <= 1 and 0 <= np.nanmin(t.confidence)
+    assert np.nanmin(t.score) >= -1 and np.nanmax(t.score) <= 1 and np.nanmin(t.confidence) >= 0

@@ -1,8 +1,12 @@
 """Plain-text renderings of signals and cycles, shared by the console and the CLI table."""
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sextant.models import Signal
+
+if TYPE_CHECKING:
+    from tools.broadcast.port import ExitEvent
 
 
 def fmt_price(v: object) -> str:
@@ -34,3 +38,11 @@ def cycle_summary(signals: Sequence[Signal]) -> str:
     shorts = sum(s.decision == "SHORT" for s in signals)
     waits = sum(s.decision == "WAIT" for s in signals)
     return f"cycle: {longs} LONG, {shorts} SHORT, {waits} WAIT"
+
+
+def exit_post(ev: "ExitEvent") -> str:
+    f = ev.fill
+    return (
+        f"EXIT {f.reason} {f.symbol} ({ev.position.side}) {f.quantity} @ {f.price}  "
+        f"PnL {ev.pnl_pct:+.2f}%  {ev.r_multiple:+.2f}R"
+    )

@@ -1,0 +1,280 @@
+"""Position lifecycle: pure rules, time injected, shared by paper, demo, live and the backtest.
+
+`step()` reads one price bar (or one tick: a bar with open = high = low = close) and returns
+what happens to a position: exits triggered inside the bar, in a conservative order (stop before
+targets when both are touched), stop moves applied at the end of the bar, and the time-based
+exits (stale, news panic, circuit breaker) at the bar's close.
+
+Simulated brokers (paper, backtest) turn exits into fills with `apply_exit()`. On Bybit, stop and
+targets are resting reduce-only orders the exchange fills itself; the live broker uses the
+stop moves and the time-based exits, and books the exchange's fills with `apply_exit()` too.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+
+from sextant.config.execution import ExecutionSettings
+from sextant.positions import ExitReason, Fill, Position
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """Prices seen between the previous step and `time` (the bar's close / the tick's time)."""
+
+    time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+
+    @classmethod
+    def tick(cls, time: datetime, price: Decimal) -> "Bar":
+        return cls(time=time, open=price, high=price, low=price, close=price)
+
+    def __post_init__(self) -> None:
+        if not (self.low <= min(self.open, self.close) and self.high >= max(self.open, self.close)):
+            raise ValueError(f"inconsistent bar at {self.time}: {self}")
+
+
+@dataclass(frozen=True)
+class Exit:
+    reason: ExitReason
+    quantity: Decimal
+    price: Decimal  # trigger price, or the open when the bar gapped through it
+    market: bool  # True: a market order (taker + slippage); False: resting order's price
+
+
+@dataclass(frozen=True)
+class StopMove:
+    old: Decimal
+    new: Decimal
+    reason: str  # "breakeven" | "trail"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    position: Position  # after the bar's stop moves; exits are not applied yet
+    exits: list[Exit] = field(default_factory=list)
+    stop_moves: list[StopMove] = field(default_factory=list)
+
+
+def liquidation_price(side: str, entry: Decimal, leverage: int, mmr_pct: Decimal) -> Decimal:
+    """Bybit isolated margin, fees ignored.
+
+    long: entry * (1 - 1/lev + mmr); short: entry * (1 + 1/lev - mmr).
+    """
+    mmr = mmr_pct / HUNDRED
+    inv = Decimal(1) / Decimal(leverage)
+    return entry * (1 - inv + mmr) if side == "long" else entry * (1 + inv - mmr)
+
+
+def round_stop(pos: Position, price: Decimal) -> Decimal:
+    """Stops round toward the entry side, never past the level the rule asked for."""
+    rounding = ROUND_FLOOR if pos.side == "long" else ROUND_CEILING
+    return (price / pos.tick).to_integral_value(rounding=rounding) * pos.tick
+
+
+def _favoured(pos: Position, a: Decimal, b: Decimal) -> Decimal:
+    """The stop further in the position's favour (higher for a long, lower for a short)."""
+    return max(a, b) if pos.side == "long" else min(a, b)
+
+
+def stop_reason(pos: Position) -> ExitReason:
+    if pos.tp1_done:
+        return "trailing_stop"
+    if pos.stop_loss != pos.initial_stop:
+        return "breakeven_stop"
+    return "stop_loss"
+
+
+def _touched(pos: Position, level: Decimal, bar: Bar, adverse: bool) -> Decimal | None:
+    """Fill price if `level` was crossed in the bar: the level, or the open if it gapped past."""
+    if pos.side == "long":
+        if adverse and bar.low <= level:
+            return min(level, bar.open)
+        if not adverse and bar.high >= level:
+            return max(level, bar.open)
+    else:
+        if adverse and bar.high >= level:
+            return max(level, bar.open)
+        if not adverse and bar.low <= level:
+            return min(level, bar.open)
+    return None
+
+
+def tp1_quantity(pos: Position, fraction: Decimal) -> Decimal:
+    """Half the initial size on the lot grid; the whole position when half rounds to nothing."""
+    lots = (pos.initial_quantity * fraction / pos.lot).to_integral_value(rounding=ROUND_DOWN)
+    qty = lots * pos.lot
+    return pos.quantity if qty <= 0 or qty >= pos.quantity else qty
+
+
+def trailing_stop(pos: Position, best: Decimal, s: ExecutionSettings) -> tuple[Decimal, str | None]:
+    """The stop the rules want given the best price so far; never looser than the current one."""
+    stop, why = pos.stop_loss, None
+    if pos.move_pct(best) >= s.breakeven_trigger_pct:
+        be = pos.entry_price * (1 + pos.sign * s.breakeven_offset_pct / HUNDRED)
+        be = round_stop(pos, be)
+        if _favoured(pos, stop, be) != stop:
+            stop, why = be, "breakeven"
+    if pos.tp1_done:
+        trail = round_stop(pos, best * (1 - pos.sign * s.trail_after_tp1_pct / HUNDRED))
+        if _favoured(pos, stop, trail) != stop:
+            stop, why = trail, "trail"
+    return stop, why
+
+
+def step(
+    pos: Position,
+    bar: Bar,
+    s: ExecutionSettings,
+    *,
+    tp1_fraction: Decimal = Decimal("0.5"),
+    close_for_news: bool = False,
+    close_for_circuit_breaker: bool = False,
+) -> StepResult:
+    if not pos.is_open:
+        return StepResult(position=pos)
+    exits: list[Exit] = []
+    remaining = pos.quantity
+    tp1_done = pos.tp1_done
+
+    # 1. Stop first: when a bar touches both the stop and a target we assume the worst.
+    hit = _touched(pos, pos.stop_loss, bar, adverse=True)
+    if hit is not None:
+        liq = pos.liquidation_price
+        if liq is not None and (hit <= liq if pos.side == "long" else hit >= liq):
+            exits.append(Exit("liquidation", remaining, liq, market=True))
+        else:
+            exits.append(Exit(stop_reason(pos), remaining, hit, market=True))
+        return StepResult(position=pos, exits=exits)
+
+    # 2. Targets. TP1 closes part, TP2 the rest; both may fill in one strong bar.
+    if not tp1_done:
+        hit = _touched(pos, pos.take_profit_1, bar, adverse=False)
+        if hit is not None:
+            qty = tp1_quantity(pos, tp1_fraction)
+            exits.append(Exit("tp1", qty, hit, market=hit != pos.take_profit_1))
+            remaining -= qty
+            tp1_done = True
+    if tp1_done and remaining > 0:
+        hit = _touched(pos, pos.take_profit_2, bar, adverse=False)
+        if hit is not None:
+            exits.append(Exit("tp2", remaining, hit, market=hit != pos.take_profit_2))
+            remaining = ZERO
+
+    # 3. End of bar: best price and stop moves take effect from the next bar on.
+    best = _favoured(pos, pos.best_price, bar.high if pos.side == "long" else bar.low)
+    moved = pos.model_copy(update={"best_price": best, "tp1_done": tp1_done})
+    moves: list[StopMove] = []
+    if remaining > 0:
+        new_stop, why = trailing_stop(moved, best, s)
+        if why is not None:
+            moves.append(StopMove(old=pos.stop_loss, new=new_stop, reason=why))
+            moved = moved.model_copy(update={"stop_loss": new_stop})
+
+    # 4. Time- and news-driven exits at the close.
+    if remaining > 0:
+        reason: ExitReason | None = None
+        if close_for_circuit_breaker:
+            reason = "circuit_breaker"
+        elif close_for_news:
+            reason = "news_panic"
+        elif bar.time - pos.opened_at >= timedelta(hours=s.stale_after_hours) and (
+            moved.move_pct(bar.close) < s.stale_min_profit_pct
+        ):
+            reason = "stale_exit"
+        if reason is not None:
+            exits.append(Exit(reason, remaining, bar.close, market=True))
+    return StepResult(position=moved, exits=exits, stop_moves=moves)
+
+
+def exit_fill_price(pos: Position, ex: Exit, slippage_pct: Decimal) -> Decimal:
+    """Market exits pay slippage against the position; resting orders fill at their price."""
+    if not ex.market or slippage_pct == 0:
+        return ex.price
+    return ex.price * (1 - pos.sign * slippage_pct / HUNDRED)
+
+
+def apply_exit(
+    pos: Position,
+    *,
+    reason: ExitReason,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    time: datetime,
+    order_id: str = "",
+) -> tuple[Position, Fill]:
+    """Book an exit fill: smaller position, realised PnL and fees; closed when nothing is left."""
+    if quantity <= 0 or quantity > pos.quantity:
+        raise ValueError(f"exit of {quantity} from a position of {pos.quantity}")
+    pnl = (price - pos.entry_price) * quantity * pos.sign
+    left = pos.quantity - quantity
+    update: dict[str, object] = {
+        "quantity": left,
+        "realized_pnl": pos.realized_pnl + pnl,
+        "fees_paid": pos.fees_paid + fee,
+    }
+    if reason == "tp1":
+        update["tp1_done"] = True
+    if left == 0:
+        update |= {"status": "closed", "closed_at": time, "exit_reason": reason}
+    fill = Fill(
+        position_id=pos.position_id, symbol=pos.symbol, side=pos.side, kind="exit",
+        reason=reason, quantity=quantity, price=price, fee=fee, pnl=pnl, time=time,
+        order_id=order_id,
+    )
+    return pos.model_copy(update=update), fill
+
+
+def apply_funding(pos: Position, rate: Decimal, mark_price: Decimal) -> tuple[Position, Decimal]:
+    """Funding at a settlement: longs pay a positive rate, shorts receive it (and vice versa)."""
+    payment = pos.quantity * mark_price * rate * pos.sign
+    return pos.model_copy(update={"funding_paid": pos.funding_paid + payment}), payment
+
+
+def r_multiple(pos: Position, fill: Fill) -> Decimal:
+    """A fill's PnL in units of the risk its share of the position carried at entry."""
+    risk = abs(pos.entry_price - pos.initial_stop) * fill.quantity
+    return fill.pnl / risk if risk > 0 else ZERO
+
+
+def open_position(
+    *,
+    position_id: str,
+    symbol: str,
+    side: str,
+    fill_price: Decimal,
+    quantity: Decimal,
+    fee: Decimal,
+    stop_loss: Decimal,
+    take_profit_1: Decimal,
+    take_profit_2: Decimal,
+    leverage: int,
+    time: datetime,
+    tick: Decimal,
+    lot: Decimal,
+    s: ExecutionSettings,
+    mode: str = "dry_run",
+) -> tuple[Position, Fill]:
+    """A new position from an entry fill; stop and targets stay at the signal's absolute levels."""
+    if quantity <= 0:
+        raise ValueError("entry quantity must be positive")
+    pos = Position(
+        position_id=position_id, symbol=symbol, side=side,  # type: ignore[arg-type]
+        entry_price=fill_price, initial_quantity=quantity, quantity=quantity,
+        initial_stop=stop_loss, stop_loss=stop_loss, take_profit_1=take_profit_1,
+        take_profit_2=take_profit_2, leverage=leverage, opened_at=time, mode=mode,
+        best_price=fill_price, fees_paid=fee, tick=tick, lot=lot,
+        liquidation_price=liquidation_price(side, fill_price, leverage, s.maintenance_margin_pct),
+    )
+    fill = Fill(
+        position_id=position_id, symbol=symbol, side=side,  # type: ignore[arg-type]
+        kind="entry", reason="entry", quantity=quantity, price=fill_price, fee=fee, time=time,
+    )
+    return pos, fill
