@@ -182,8 +182,9 @@ def analyze_series(
       tf.score, tf.vote, tf.confidence, tf.regime, tf.<component>, tf.close, tf.bar_time
     """
     settings = settings or MathSettings()
-    if frames.get("1h") is None:
-        raise ValueError("analyze_series needs the 1h frame: its bars are the rows")
+    one_hour = frames.get("1h")
+    if one_hour is None or not len(one_hour):
+        raise ValueError("analyze_series needs a non-empty 1h frame: its bars are the rows")
     oi = to_open_interest(open_interest)
     c1h = candles_from_frame(frames["1h"], "1h")  # type: ignore[arg-type]
     n = len(c1h)

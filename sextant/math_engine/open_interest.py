@@ -137,8 +137,10 @@ def open_interest_note(
         return "no open-interest data"
     if np.isnan(arrays["open_interest"][i]):
         return f"no open-interest value within {settings.oi_max_age_hours:g} h of the bar close"
-    if np.isnan(arrays["score"][i]):
+    if np.isnan(arrays["oi_change_pct"][i]):
         return f"open-interest history shorter than {settings.oi_lookback_hours} h"
+    if np.isnan(arrays["score"][i]):
+        return f"not enough price history (ATR needs {settings.atr_period + 1} bars)"
     signal = arrays["signal"][i]
     if signal == "short_squeeze":
         return "price up while OI falls: short covering (squeeze), weaker bullish"

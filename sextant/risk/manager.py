@@ -152,6 +152,16 @@ def evaluate_symbol(
             **common,
         )
 
+    if all(components[k] is None for k in ("trend", "momentum", "volume", "open_interest")):
+        return wait(
+            [
+                Reason(
+                    code=Code.INSUFFICIENT_HISTORY,
+                    kind="wait",
+                    message="too little history for any indicator: " + "; ".join(an.notes[:2]),
+                )
+            ]
+        )
     if score > rs.long_threshold:
         side: Side = "long"
     elif score < rs.short_threshold:

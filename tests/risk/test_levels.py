@@ -129,7 +129,7 @@ def test_doge_short_levels(settings: Settings) -> None:
 
 
 def test_targets_round_half_a_tick_from_an_odd_r(settings: Settings) -> None:
-    # stop 63123.4 x (1 - 0.0237015) = 61627.30...: choose R = 1496.1 directly
+    # a stop percentage chosen so that the rounded stop is 61627.3, i.e. R = 1496.1 (odd ticks)
     levels = lv.price_levels("long", 63123.4, 1496.1 / 63123.4 * 100, btc_market(),
                              settings.risk)
     assert levels.stop_loss == D("61627.3")  # R = 1496.1

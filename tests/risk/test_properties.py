@@ -148,7 +148,8 @@ def check(sig: Signal, case: Case, s: Settings) -> None:
     tick, step = m.price_tick, m.amount_step
     entry, stop = sig.entry, sig.stop_loss
     sign = 1 if sig.decision == "LONG" else -1
-    assert (sig.score > rs.long_threshold) if sign == 1 else (sig.score < rs.short_threshold)
+    # (the signal carries the score rounded to 6 decimals, hence >= and <=)
+    assert (sig.score >= rs.long_threshold) if sign == 1 else (sig.score <= rs.short_threshold)
 
     # everything on the grid
     for p in (entry, stop, sig.take_profit_1, sig.take_profit_2):
