@@ -230,6 +230,14 @@ class NewsEvent(Frozen):
     critical: bool = False
     source: str = ""
     decayed_impact: float | None = None
+    age_hours: float | None = None
+
+
+class KeyEvent(Frozen):
+    """A notable or scheduled event (unlock, upgrade, ETF decision): information, never scored."""
+
+    title: str
+    date: datetime | None = None
 
 
 class NewsAssessment(Frozen):
@@ -240,7 +248,7 @@ class NewsAssessment(Frozen):
     score: float | None = Field(None, ge=-1, le=1)
     regime: NewsRegime = "NORMAL"
     events: list[NewsEvent] = Field(default_factory=list)
-    key_events: list[str] = Field(default_factory=list)
+    key_events: list[KeyEvent] = Field(default_factory=list)
     veto_long: bool = False
     veto_short: bool = False
     driver: Side | None = None
@@ -248,6 +256,21 @@ class NewsAssessment(Frozen):
     close_shorts: bool = False
     reasons: list[Reason] = Field(default_factory=list)
     source: str = "offline"
+    # Provenance (LLM answers): when, from what, and the numbers the regime was decided on.
+    as_of: datetime | None = None
+    raw_score: float | None = None  # decayed impact sum before scaling and clamping
+    volatility_ratio: float | None = None
+    model: str | None = None
+    prompt_hash: str | None = None
+    cached: bool = False
+
+    @field_validator("key_events", mode="before")
+    @classmethod
+    def _key_event_titles(cls, value: Any) -> Any:
+        # Plain strings (the first version of this field) are titles without a date.
+        if isinstance(value, list):
+            return [{"title": v} if isinstance(v, str) else v for v in value]
+        return value
 
 
 class Signal(Frozen):
@@ -341,6 +364,7 @@ __all__ = [
     "Decision",
     "ExecutionIntent",
     "FundingInfo",
+    "KeyEvent",
     "MarketInfo",
     "MarketSnapshot",
     "MathAnalysis",

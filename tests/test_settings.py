@@ -113,8 +113,6 @@ def test_watchlist_junk_is_rejected(monkeypatch: pytest.MonkeyPatch, raw: str) -
     assert "watchlist" in msg and "SEXTANT_WATCHLIST" in msg
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="BUG: 'USDT' normalises to USDT/USDT:USDT and passes")
 def test_watchlist_quote_as_base_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     msg = config_error(monkeypatch, SEXTANT_WATCHLIST="btc,USDT")
     assert "SEXTANT_WATCHLIST" in msg
@@ -213,18 +211,12 @@ def test_weights_outside_the_spec(monkeypatch: pytest.MonkeyPatch, values: tuple
     assert must_contain in msg, msg
 
 
-@pytest.mark.xfail(strict=True, raises=ConfigError,
-                   reason="BUG: a partial override of a nested section with "
-                   "required fields fails with 'Field required' (news.panic.leverage)")
 def test_single_news_multiplier_can_be_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEXTANT_NEWS__PANIC__STOP", "2")
     s = load_settings()
     assert s.news.panic.stop == 2.0 and s.news.panic.leverage == 0.5
 
 
-@pytest.mark.xfail(strict=True, raises=ConfigError,
-                   reason="BUG: moving weight between two components needs all "
-                   "five set (the others are 'Field required')")
 def test_two_weights_can_be_moved(monkeypatch: pytest.MonkeyPatch) -> None:
     # 0.45 -> 0.40 trend, 0.15 -> 0.20 momentum: still sums to 1 and inside the ranges
     monkeypatch.setenv("SEXTANT_RISK__WEIGHTS__TRENDING__TREND", "0.40")
@@ -326,9 +318,6 @@ def test_blank_keys_are_none(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.openrouter_api_key is None and s.bybit_api_key is None and not s.has_llm_key
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: blank TELEGRAM_CHAT_ID (as in .env.example) "
-                   "stays '' instead of None, unlike the other keys")
 def test_blank_chat_id_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_CHAT_ID", "")
     assert load_settings().telegram_chat_id is None

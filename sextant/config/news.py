@@ -10,6 +10,16 @@ class RegimeMultipliers(Section):
     stop: float = Field(ge=1, le=5, description="Multiplies the stop distance (after bounds).")
 
 
+class PanicMultipliers(RegimeMultipliers):
+    leverage: float = Field(0.5, gt=0, le=1, description="Multiplies the leverage.")
+    stop: float = Field(1.5, ge=1, le=5, description="Multiplies the stop distance.")
+
+
+class DigestingMultipliers(RegimeMultipliers):
+    leverage: float = Field(0.8, gt=0, le=1, description="Multiplies the leverage.")
+    stop: float = Field(1.2, ge=1, le=5, description="Multiplies the stop distance.")
+
+
 class NewsSettings(Section):
     window_days: float = Field(7, gt=0, le=30, description="News older than this is dropped.")
     half_life_hours: float = Field(24, gt=0, description="Impact halves every this many hours.")
@@ -22,8 +32,8 @@ class NewsSettings(Section):
     digesting_volatility_ratio: float = Field(
         1.3, gt=1, description="DIGESTING when volatility >= this x normal."
     )
-    panic: RegimeMultipliers = RegimeMultipliers(leverage=0.5, stop=1.5)
-    digesting: RegimeMultipliers = RegimeMultipliers(leverage=0.8, stop=1.2)
+    panic: PanicMultipliers = Field(default_factory=PanicMultipliers)
+    digesting: DigestingMultipliers = Field(default_factory=DigestingMultipliers)
     critical_fresh_hours: float = Field(
         24, gt=0, description="Critical news younger than this can veto or drive a trade."
     )
@@ -31,6 +41,15 @@ class NewsSettings(Section):
         0.20, ge=0.15, le=0.20, description="News weight when fresh critical news drives a trade."
     )
     cache_ttl_s: float = Field(3600, ge=0, description="Per-symbol news cache lifetime.")
+    critical_min_impact: float = Field(
+        1.0,
+        ge=0,
+        le=2,
+        description="A critical event vetoes or drives only with |impact| at least this.",
+    )
+    max_events: int = Field(
+        30, ge=1, le=200, description="Events kept per symbol (newest first); the rest dropped."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "NewsSettings":

@@ -41,18 +41,39 @@ class ComponentWeights(Section):
         return {n: getattr(self, n) for n in COMPONENTS}
 
 
-class RegimeWeights(Section):
-    """Weights by market regime: trend-following in trends, mean-reversion weight in ranges."""
+class TrendingWeights(ComponentWeights):
+    trend: float = 0.45
+    momentum: float = 0.15
+    volume: float = 0.10
+    open_interest: float = 0.15
+    news: float = 0.15
 
-    trending: ComponentWeights = ComponentWeights(
-        trend=0.45, momentum=0.15, volume=0.10, open_interest=0.15, news=0.15
-    )
-    ranging: ComponentWeights = ComponentWeights(
-        trend=0.35, momentum=0.30, volume=0.05, open_interest=0.15, news=0.15
-    )
-    volatile: ComponentWeights = ComponentWeights(
-        trend=0.40, momentum=0.20, volume=0.05, open_interest=0.15, news=0.20
-    )
+
+class RangingWeights(ComponentWeights):
+    trend: float = 0.35
+    momentum: float = 0.30
+    volume: float = 0.05
+    open_interest: float = 0.15
+    news: float = 0.15
+
+
+class VolatileWeights(ComponentWeights):
+    trend: float = 0.40
+    momentum: float = 0.20
+    volume: float = 0.05
+    open_interest: float = 0.15
+    news: float = 0.20
+
+
+class RegimeWeights(Section):
+    """Weights by market regime: trend-following in trends, mean-reversion weight in ranges.
+
+    Each regime has its own defaults, so overriding two weights keeps the other three.
+    """
+
+    trending: TrendingWeights = Field(default_factory=TrendingWeights)
+    ranging: RangingWeights = Field(default_factory=RangingWeights)
+    volatile: VolatileWeights = Field(default_factory=VolatileWeights)
 
 
 class LeverageBand(Section):

@@ -16,6 +16,7 @@ from pydantic_settings import (
 )
 
 from sextant.config.execution import ExecutionSettings
+from sextant.config.llm import LLMSettings
 from sextant.config.market import FilterSettings, MarketSettings
 from sextant.config.math import MathSettings
 from sextant.config.news import NewsSettings
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     math: MathSettings = Field(default_factory=MathSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     news: NewsSettings = Field(default_factory=NewsSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
 
     # Secrets: the usual unprefixed names. SecretStr keeps them out of reprs and logs.
@@ -108,7 +110,7 @@ class Settings(BaseSettings):
             out: list[str] = []
             for raw in value:
                 sym = normalise_symbol(str(raw))
-                if not SYMBOL_RE.match(sym):
+                if not SYMBOL_RE.match(sym) or sym.startswith("USDT/"):
                     raise ValueError(f"{raw!r} is not a USDT perpetual symbol like BTC/USDT:USDT")
                 if sym not in out:
                     out.append(sym)
@@ -120,6 +122,7 @@ class Settings(BaseSettings):
         "bybit_api_key",
         "bybit_api_secret",
         "telegram_bot_token",
+        "telegram_chat_id",
         mode="before",
     )
     @classmethod
@@ -142,6 +145,11 @@ class Settings(BaseSettings):
     @property
     def has_llm_key(self) -> bool:
         return self.openrouter_api_key is not None
+
+    @property
+    def llm_active(self) -> bool:
+        """The LLM agents run: a key is set and `llm.enabled` is true."""
+        return self.has_llm_key and self.llm.enabled
 
     @classmethod
     def settings_customise_sources(
