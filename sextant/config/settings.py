@@ -21,6 +21,7 @@ from sextant.config.market import FilterSettings, MarketSettings
 from sextant.config.math import MathSettings
 from sextant.config.news import NewsSettings
 from sextant.config.risk import RiskSettings
+from sextant.config.telegram import TelegramSettings
 
 DEFAULT_WATCHLIST = (
     "BTC/USDT:USDT",
@@ -83,6 +84,7 @@ class Settings(BaseSettings):
     news: NewsSettings = Field(default_factory=NewsSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
 
     # Secrets: the usual unprefixed names. SecretStr keeps them out of reprs and logs.
     openrouter_api_key: SecretStr | None = Field(

@@ -253,20 +253,26 @@ class BybitMarketData:
             )
             return candles_from_ohlcv(symbol, tf, rows, as_of)
 
-        candles, funding_rows, oi_rows = await asyncio.gather(
-            asyncio.gather(ohlcv("1h"), ohlcv("4h"), ohlcv("1d")),
-            self._call(
-                symbol,
-                "funding history",
-                self.exchange.fetch_funding_rate_history,
-                symbol,
-                None,
-                self.settings.market.funding_history_limit,
-                {"endTime": end_ms},
-            ),
-            self._optional_oi(symbol, end_ms),
-        )
-        frames = dict(zip(("1h", "4h", "1d"), candles, strict=True))
+        try:
+            # A task group: the first failure cancels this symbol's other requests.
+            async with asyncio.TaskGroup() as tg:
+                tasks = {tf: tg.create_task(ohlcv(tf)) for tf in ("1h", "4h", "1d")}
+                funding_task = tg.create_task(
+                    self._call(
+                        symbol,
+                        "funding history",
+                        self.exchange.fetch_funding_rate_history,
+                        symbol,
+                        None,
+                        self.settings.market.funding_history_limit,
+                        {"endTime": end_ms},
+                    )
+                )
+                oi_task = tg.create_task(self._optional_oi(symbol, end_ms))
+        except* MarketDataError as group:
+            raise group.exceptions[0] from None
+        frames = {tf: t.result() for tf, t in tasks.items()}
+        funding_rows, oi_rows = funding_task.result(), oi_task.result()
         return MarketSnapshot(
             symbol=symbol,
             as_of=as_of,

@@ -1,0 +1,23 @@
+"""News scoring, pure: dated events in, a score in [-1, 1], a regime and veto/driver flags out."""
+
+from sextant.news.scoring import (
+    IMPACT_MAX,
+    IMPACT_MIN,
+    CandidateEvent,
+    assess_news,
+    check_events,
+    clean_text,
+    decay_factor,
+    news_regime,
+)
+
+__all__ = [
+    "IMPACT_MAX",
+    "IMPACT_MIN",
+    "CandidateEvent",
+    "assess_news",
+    "check_events",
+    "clean_text",
+    "decay_factor",
+    "news_regime",
+]
