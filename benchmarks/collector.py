@@ -93,9 +93,8 @@ def main() -> None:
         f"{LATENCY_S}s x {DEPENDENT_STEPS}) = {floor:.3f} s"
     )
     print(f"concurrent / floor         {conc / floor:5.2f}x   (target <= 1.5x)")
-    print(
-        f"peak requests in any {BYBIT_WINDOW_S:.0f}s window: {peak_window} (Bybit limit {BYBIT_LIMIT})"
-    )
+    window = f"{BYBIT_WINDOW_S:.0f}s"
+    print(f"peak requests in any {window} window: {peak_window} (Bybit limit {BYBIT_LIMIT})")
     print(f"peak requests in flight    {peak_in_flight}")
     assert n_serial == n_conc
     assert peak_window <= BYBIT_LIMIT

@@ -30,7 +30,7 @@ def main() -> None:
         }
     # 100 symbols: each bundled series at 10 different end points, 500 bars per timeframe.
     inputs = []
-    for b, fr in frames_by_symbol.items():
+    for fr in frames_by_symbol.values():
         for k in range(10):
             inputs.append(
                 {tf: df.iloc[len(df) - 500 - 7 * k : len(df) - 7 * k] for tf, df in fr.items()}

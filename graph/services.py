@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sextant.clock import Clock, SystemClock
 from sextant.config import Settings
@@ -19,6 +20,15 @@ def paper_portfolio(settings: Settings) -> Callable[[datetime], PortfolioState]:
         return PortfolioState(equity=settings.equity, day_start_equity=settings.equity)
 
     return provide
+
+
+def make_llm(settings: Settings, clock: Clock) -> Any:
+    """The LLM service (tools.llm.service.LLMService), or None offline (no key / disabled)."""
+    if not settings.llm_active:
+        return None
+    from tools.llm.service import LLMService
+
+    return LLMService(settings, clock)
 
 
 def make_market(settings: Settings) -> MarketDataPort:
@@ -38,6 +48,7 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     portfolio: Callable[[datetime], PortfolioState] | None = None
     broadcaster: Broadcaster = field(default_factory=ConsoleBroadcaster)
+    llm: Any = None  # tools.llm.service.LLMService when an OpenRouter key is set, else None
 
     def portfolio_at(self, as_of: datetime) -> PortfolioState:
         provider = self.portfolio or paper_portfolio(self.settings)
@@ -45,7 +56,12 @@ class Services:
 
     async def aclose(self) -> None:
         await self.market.close()
+        if self.llm is not None:
+            await self.llm.aclose()
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    return Services(settings=settings, market=make_market(settings), clock=clock or SystemClock())
+    clock = clock or SystemClock()
+    return Services(
+        settings=settings, market=make_market(settings), clock=clock, llm=make_llm(settings, clock)
+    )

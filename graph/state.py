@@ -21,6 +21,17 @@ def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str
     return {**(left or {}), **(right or {})}
 
 
+def add_usage(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer of the LLM usage written by parallel nodes: numbers add up, lists concatenate."""
+    out = dict(left or {})
+    for key, value in (right or {}).items():
+        if isinstance(value, list):
+            out[key] = [*out.get(key, []), *value]
+        else:
+            out[key] = out.get(key, 0) + value
+    return out
+
+
 class Candidate(TypedDict):
     symbol: str
     source: str  # watchlist | hunter
@@ -50,6 +61,8 @@ class CycleState(InputState, total=False):
     posts: list[str]
     errors: Annotated[list[SymbolError], operator.add]
     timings_ms: Annotated[dict[str, float], merge]
+    # LLM calls, cache hits, tokens, cost and reasons of the cycle (the JSON's "llm" block).
+    llm_usage: Annotated[dict[str, Any], add_usage]
 
 
 class NewsTask(TypedDict):

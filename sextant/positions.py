@@ -52,6 +52,11 @@ class Position(BaseModel):
     exit_reason: ExitReason | None = None
     tick: Money = Decimal("0.00000001")  # the market's price tick, for stop rounding
     lot: Money = Decimal("0.00000001")  # the market's amount step, for partial closes
+    # Set by lifecycle.step: the last price seen and the time of the last bar/tick applied.
+    # A bar or tick at or before `last_step_at` is ignored, so re-applying one is harmless.
+    last_price: Money | None = None
+    last_step_at: datetime | None = None
+    origin: Literal["signal", "adopted"] = "signal"  # adopted: found on the exchange, not ours
 
     @property
     def sign(self) -> int:
@@ -66,8 +71,15 @@ class Position(BaseModel):
         """R in quote currency: the loss at the initial stop for the initial size."""
         return abs(self.entry_price - self.initial_stop) * self.initial_quantity
 
-    def unrealized_pnl(self, price: Decimal) -> Decimal:
-        return (price - self.entry_price) * self.quantity * self.sign
+    def unrealized_pnl(self, price: Decimal | None = None) -> Decimal:
+        """Open PnL at `price` (default: the last price seen, else the entry: zero)."""
+        mark = price if price is not None else (self.last_price or self.entry_price)
+        return (mark - self.entry_price) * self.quantity * self.sign
+
+    @property
+    def margin(self) -> Decimal:
+        """Isolated margin still committed: the open part's entry notional over the leverage."""
+        return self.entry_price * self.quantity / self.leverage if self.is_open else Decimal(0)
 
     def move_pct(self, price: Decimal) -> Decimal:
         """Favourable price move from entry in percent (negative = against)."""
@@ -94,6 +106,51 @@ class Fill(BaseModel):
     pnl: Money = Decimal("0")  # price PnL of this exit fill
     time: datetime
     order_id: str = ""
+
+
+OrderKind = Literal["entry", "stop", "tp1", "tp2", "exit"]
+OrderStatus = Literal[
+    "pending",  # written before it is sent: its outcome is unknown until confirmed
+    "open",  # resting on the exchange (conditional stop / take-profit)
+    "filled",
+    "partially_filled",  # filled in part and done (IOC rest cancelled)
+    "cancelled",
+    "rejected",
+]
+
+
+class OrderRecord(BaseModel):
+    """An order as the store keeps it: written before sending (pending), updated after.
+
+    `client_order_id` derives from the position (= signal) id, so a repeated or retried
+    submission reuses the id and the exchange (or the store) refuses a second one.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_order_id: str = Field(max_length=36)
+    position_id: str
+    symbol: str
+    side: Literal["buy", "sell"]
+    kind: OrderKind
+    reason: str = ""  # exit reason / "breakeven" / "trail" for a replaced stop
+    order_type: Literal["market", "stop_market", "take_profit_market"] = "market"
+    quantity: Money
+    trigger_price: Money | None = None
+    reduce_only: bool = False
+    status: OrderStatus = "pending"
+    filled_quantity: Money = Decimal("0")
+    average_price: Money | None = None
+    fee: Money = Decimal("0")
+    exchange_order_id: str = ""
+    error: str = ""
+    mode: str = "dry_run"
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ("pending", "open")
 
 
 class OrderIntent(BaseModel):

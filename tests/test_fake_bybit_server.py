@@ -1,8 +1,8 @@
 """The fake Bybit v5 server, exercised through the real ccxt client (sync and async).
 
-Market data: real Binance USDT-M 1h candles, funding and open interest of BTC and ETH from
-../shared/data (Nov-Dec 2025, the window where the open-interest file overlaps), loaded at
-test time. The tests are skipped when that folder is absent.
+Market data: real Binance USDT-M 1h candles, funding and open interest of BTC and ETH
+(Nov-Dec 2025, the window where the open-interest files overlap), read at test time from the
+repo's data/bundled, else ../shared/data; skipped when neither is there.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ from tests.fakes.bybit_v5 import (
     make_ccxt,
 )
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA_DIRS = (
+    Path(__file__).resolve().parents[1] / "data" / "bundled",
+    Path(__file__).resolve().parents[2] / "shared" / "data",
+)
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 NOW = pd.Timestamp("2025-12-18T00:00:00Z")  # a funding time, inside the OI window
 H = 3_600_000
@@ -41,9 +44,11 @@ LINEAR_PERPS = {
 
 @pytest.fixture(scope="module")
 def frames() -> BundledFrames:
-    if not (DATA_DIR / "futures" / "BTC_USDT-1h.csv").exists():
-        pytest.skip(f"real market data not found under {DATA_DIR}")
-    return load_bundled_frames(DATA_DIR, [BTC, ETH], "2025-11-01", "2025-12-20")
+    for data_dir in DATA_DIRS:
+        loaded = load_bundled_frames(data_dir, [BTC, ETH], "2025-11-01", "2025-12-20")
+        if len(loaded.candles) == 2 and len(loaded.open_interest) == 2:
+            return loaded
+    pytest.skip(f"real market data not found under {[str(d) for d in DATA_DIRS]}")
 
 
 @pytest.fixture
@@ -163,8 +168,10 @@ def test_fetch_ohlcv_paging_with_since_and_limit(ex: ccxt.bybit, frames: Bundled
     assert latest[:-1] == rows(frames.candles[BTC].loc[: NOW - pd.Timedelta(hours=1)].iloc[-199:])
 
 
-def test_nothing_after_now_is_visible(fake: FakeBybit, ex: ccxt.bybit, frames: BundledFrames) -> None:
-    now = NOW - pd.Timedelta(hours=30, minutes=-30)  # 30 minutes into a 1h bar
+def test_nothing_after_now_is_visible(
+    fake: FakeBybit, ex: ccxt.bybit, frames: BundledFrames
+) -> None:
+    now = NOW - pd.Timedelta(hours=29, minutes=30)  # 30 minutes into a 1h bar
     fake.set_now(now)
     forming_open = now.floor("h")
     src = frames.candles[BTC]
@@ -197,7 +204,9 @@ def test_nothing_after_now_is_visible(fake: FakeBybit, ex: ccxt.bybit, frames: B
 # --------------------------------------------------------------------------- tickers, funding, OI
 
 
-def test_tickers_bid_ask_and_quote_volume(fake: FakeBybit, ex: ccxt.bybit, frames: BundledFrames) -> None:
+def test_tickers_bid_ask_and_quote_volume(
+    fake: FakeBybit, ex: ccxt.bybit, frames: BundledFrames
+) -> None:
     src = frames.candles[BTC]
     ticker = ex.fetch_ticker(BTC)
     assert ticker["last"] == float(src.loc[NOW, "open"])  # bar opened at `now`, still forming
@@ -334,6 +343,32 @@ def test_fault_times_and_prefixes(fake: FakeBybit, ex: ccxt.bybit) -> None:
         fake.fail("/v5", "418")
 
 
+def test_ip_and_order_rate_limits(frames: BundledFrames) -> None:
+    limits = {"ip_limit": (7, 60.0), "order_rate_limit": (1, 60.0)}
+    with FakeBybit(**frames._asdict(), now_ms=NOW, **limits) as fake:
+        exchange = make_ccxt(fake, api_key="key")
+        exchange.load_markets()  # coin info + instruments x2
+        exchange.fetch_ticker(BTC)
+        exchange.create_order(BTC, "market", "buy", 0.01)  # + query-api, account/info, create
+        assert len(fake.requests) == 7
+        with pytest.raises(ccxt.RateLimitExceeded, match="403"):
+            exchange.fetch_ticker(BTC)
+        assert fake.ip_limit_hits == 1
+        fake.ip_limit = None
+        with pytest.raises(ccxt.RateLimitExceeded, match="10006"):
+            exchange.create_order(BTC, "market", "buy", 0.01)
+        assert fake.order_limit_hits == 1 and len(fake.orders) == 1
+
+
+def test_a_bug_in_the_fake_is_an_http_500_with_the_traceback(
+    fake: FakeBybit, ex: ccxt.bybit
+) -> None:
+    fake._route_table[("GET", "/v5/market/tickers")] = lambda params: 1 / 0
+    with pytest.raises(ccxt.ExchangeNotAvailable):
+        ex.fetch_ticker(BTC)
+    assert "ZeroDivisionError" in fake.errors[-1]
+
+
 def test_latency_and_max_in_flight_with_async_client(fake: FakeBybit) -> None:
     fake.latency_s = 0.05
 
@@ -392,10 +427,28 @@ def test_private_flow_entry_stop_and_take_profit(fake: FakeBybit, px: ccxt.bybit
     assert (pos["entryPrice"], pos["leverage"]) == (price, 5)
     assert pos["liquidationPrice"] < price * 0.82
 
-    sl = px.create_order(BTC, "market", "sell", 0.02, params={
-        "stopLossPrice": round(price * 0.97, 1), "reduceOnly": True, "clientOrderId": "sig-1-sl"})
-    tp = px.create_order(BTC, "market", "sell", 0.01, params={
-        "takeProfitPrice": round(price * 1.03, 1), "reduceOnly": True, "clientOrderId": "sig-1-tp"})
+    sl = px.create_order(
+        BTC,
+        "market",
+        "sell",
+        0.02,
+        params={
+            "stopLossPrice": round(price * 0.97, 1),
+            "reduceOnly": True,
+            "clientOrderId": "sig-1-sl",
+        },
+    )
+    tp = px.create_order(
+        BTC,
+        "market",
+        "sell",
+        0.01,
+        params={
+            "takeProfitPrice": round(price * 1.03, 1),
+            "reduceOnly": True,
+            "clientOrderId": "sig-1-tp",
+        },
+    )
     body = fake.requests_to("/v5/order/create")[-1].body
     assert body["triggerDirection"] == 1 and body["reduceOnly"] is True
     opened = {o["clientOrderId"]: o for o in px.fetch_open_orders(BTC)}
@@ -416,15 +469,21 @@ def test_private_flow_entry_stop_and_take_profit(fake: FakeBybit, px: ccxt.bybit
     # all three share the frozen clock's timestamp, so only the multiset is meaningful
     assert sorted(t["side"] for t in trades) == ["buy", "sell", "sell"]
     fees = sum(t["fee"]["cost"] for t in trades)
-    pnl = 0.01 * (price * 1.05 - price) + 0.01 * (price * 0.96 - price)
+    exits = sorted(t["price"] for t in trades if t["side"] == "sell")
+    assert exits == [round(price * 0.96, 1), round(price * 1.05, 1)]  # fills on the tick grid
+    pnl = sum(0.01 * (x - price) for x in exits)
     assert px.fetch_balance()["USDT"]["total"] == pytest.approx(10_000 + pnl - fees, abs=1e-6)
 
 
 def test_limit_order_rests_fills_as_maker_and_cancel(fake: FakeBybit, px: ccxt.bybit) -> None:
     price = fake.price(ETH)
     assert price is not None
-    resting = px.create_order(ETH, "limit", "buy", 0.5, round(price * 0.95, 2), {"clientOrderId": "l1"})
-    other = px.create_order(ETH, "limit", "buy", 0.5, round(price * 0.90, 2), {"clientOrderId": "l2"})
+    resting = px.create_order(
+        ETH, "limit", "buy", 0.5, round(price * 0.95, 2), {"clientOrderId": "l1"}
+    )
+    other = px.create_order(
+        ETH, "limit", "buy", 0.5, round(price * 0.90, 2), {"clientOrderId": "l2"}
+    )
     assert {o["id"] for o in px.fetch_open_orders(ETH)} == {resting["id"], other["id"]}
     canceled = px.cancel_order(other["id"], ETH)
     assert canceled["id"] == other["id"]
@@ -453,8 +512,13 @@ def test_rejected_orders(fake: FakeBybit, px: ccxt.bybit) -> None:
     with pytest.raises(ccxt.InvalidOrder, match="110017"):  # reduce-only with no position
         px.create_order(BTC, "market", "sell", 0.01, params={"reduceOnly": True})
     with pytest.raises(ccxt.InvalidOrder, match="110093"):  # a falling trigger above price
-        px.create_order(BTC, "market", "sell", 0.01,
-                        params={"stopLossPrice": fake.price(BTC) * 1.1, "reduceOnly": True})
+        px.create_order(
+            BTC,
+            "market",
+            "sell",
+            0.01,
+            params={"stopLossPrice": fake.price(BTC) * 1.1, "reduceOnly": True},
+        )
     fake.reject_next_order(10001, "params error: something")
     with pytest.raises(ccxt.BadRequest):
         px.create_order(BTC, "market", "buy", 0.01)
@@ -487,10 +551,16 @@ def test_timeout_after_apply_does_not_double_submit(fake: FakeBybit) -> None:
 
 def test_injected_position_and_order_for_reconciliation(fake: FakeBybit, px: ccxt.bybit) -> None:
     fake.inject_position(ETH, "long", 0.5, 3000.0, leverage=3)
-    stop = fake.inject_order(ETH, "Sell", 0.5, trigger_price=2500.0, reduce_only=True,
-                             order_link_id="orphan-sl")
+    stop = fake.inject_order(
+        ETH, "Sell", 0.5, trigger_price=2500.0, reduce_only=True, order_link_id="orphan-sl"
+    )
     (pos,) = px.fetch_positions()
-    assert (pos["symbol"], pos["side"], pos["contracts"], pos["entryPrice"]) == (ETH, "long", 0.5, 3000)
+    assert (pos["symbol"], pos["side"], pos["contracts"], pos["entryPrice"]) == (
+        ETH,
+        "long",
+        0.5,
+        3000,
+    )
     (order,) = px.fetch_open_orders(ETH)
     assert (order["id"], order["stopLossPrice"], order["reduceOnly"]) == (stop.order_id, 2500, True)
     px.cancel_all_orders(ETH)
@@ -502,8 +572,13 @@ def test_trading_stop_when_both_sl_and_tp_are_given(fake: FakeBybit, px: ccxt.by
     price = fake.price(BTC)
     assert price is not None
     # ccxt sends SL+TP together to /v5/position/trading-stop (tpslMode Partial with sizes)
-    answer = px.create_order(BTC, "market", "sell", 0.01,
-                             params={"stopLossPrice": round(price * 0.9), "takeProfitPrice": round(price * 1.1)})
+    answer = px.create_order(
+        BTC,
+        "market",
+        "sell",
+        0.01,
+        params={"stopLossPrice": round(price * 0.9), "takeProfitPrice": round(price * 1.1)},
+    )
     assert answer["id"] is None
     assert fake.requests_to("/v5/position/trading-stop")[-1].body["tpslMode"] == "Partial"
     kinds = {o["info"]["stopOrderType"] for o in px.fetch_open_orders(BTC)}
@@ -533,7 +608,9 @@ def test_set_now_walks_bars_and_charges_funding(fake: FakeBybit, frames: Bundled
     (close,) = [e for e in fake.executions if e.order_id == stop.order_id]
     first_touch = nxt.index[nxt["low"] <= level][0]
     assert close.exec_time == ms(first_touch) + H and close.exec_price in (
-        level, float(nxt.loc[first_touch, "open"]))
+        level,
+        float(nxt.loc[first_touch, "open"]),
+    )
     paid = [e for e in fake.executions if e.exec_type == "Funding"]
     t8 = pd.Timestamp(start, unit="ms", tz="UTC") + pd.Timedelta(hours=4)
     if first_touch >= t8:  # the position was still open at 08:00: it paid funding
@@ -558,7 +635,9 @@ def test_async_private_flow(fake: FakeBybit) -> None:
             await exchange.close()
 
     asyncio.run(scenario())
-    assert [r.path for r in fake.requests if r.path.startswith("/v5/user")] == ["/v5/user/query-api"]
+    assert [r.path for r in fake.requests if r.path.startswith("/v5/user")] == [
+        "/v5/user/query-api"
+    ]
 
 
 def test_classic_account_uses_switch_isolated(frames: BundledFrames) -> None:
@@ -574,14 +653,21 @@ def test_classic_account_uses_switch_isolated(frames: BundledFrames) -> None:
 # --------------------------------------------------------------------------- loader
 
 
-def test_load_bundled_frames_reads_gzip_too(tmp_path: Path, frames: BundledFrames) -> None:
-    for sub, name in (("futures", "BTC_USDT-1h.csv"), ("funding", "BTC_USDT-funding.csv")):
-        (tmp_path / sub).mkdir()
-        text = (DATA_DIR / sub / name).read_bytes()
-        (tmp_path / sub / (name + ".gz")).write_bytes(gzip.compress(text))
-    got = load_bundled_frames(tmp_path, [BTC], "2025-11-01", "2025-12-20")
-    pd.testing.assert_frame_equal(got.candles[BTC], frames.candles[BTC])
-    pd.testing.assert_frame_equal(got.funding[BTC], frames.funding[BTC])
-    assert got.open_interest == {}
-    assert isinstance(got.candles[BTC].index, pd.DatetimeIndex)
+def test_load_bundled_frames_reads_plain_and_gzip_csv(
+    tmp_path: Path, frames: BundledFrames
+) -> None:
+    def write(frame: pd.DataFrame, path: Path) -> None:
+        out = frame.copy()
+        out.insert(0, "timestamp_ms", [ms(t) for t in out.index])
+        text = out.to_csv(index=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress(text.encode()) if path.suffix == ".gz" else text.encode())
+
+    write(frames.candles[BTC], tmp_path / "futures" / "BTC_USDT-1h.csv.gz")
+    write(frames.funding[BTC], tmp_path / "funding" / "BTC_USDT-funding.csv")
+    got = load_bundled_frames(tmp_path, [BTC, ETH], "2025-12-01", None)
+    pd.testing.assert_frame_equal(got.candles[BTC], frames.candles[BTC].loc["2025-12-01":])
+    pd.testing.assert_frame_equal(got.funding[BTC], frames.funding[BTC].loc["2025-12-01":])
+    assert got.open_interest == {} and ETH not in got.candles
     assert str(got.candles[BTC].index.tz) == "UTC"
+    assert list(got.candles[BTC].columns) == ["open", "high", "low", "close", "volume"]

@@ -4,6 +4,8 @@ The numbers are realistic values for Bybit USDT linear perpetuals as published b
 `GET /v5/market/instruments-info?category=linear` in 2024-25, written down from memory
 of public responses: good enough for precision/limit/sizing tests, not an authority.
 Bybit changes risk limits (max qty, max leverage) from time to time.
+Steps, ticks, minimums and max leverage agree with data/bundled/markets.json (the replay
+source's trading rules), so the replay and bybit adapters see the same markets.
 All values are kept as strings because the wire format encodes numbers as strings.
 """
 
@@ -139,9 +141,9 @@ DEFAULT_INSTRUMENTS: dict[str, InstrumentSpec] = {
         _spec("DOGE", "0.00001", "19.99998", "1", "27430000", "2743000", "75.00", "1622505600000"),
         _spec("ADA", "0.0001", "199.9998", "1", "3230000", "323000", "75.00", "1620086400000"),
         _spec("LTC", "0.01", "19999.98", "0.1", "17110.0", "1711.0", "50.00", "1620086400000"),
-        _spec("LINK", "0.001", "1999.998", "0.1", "49340.0", "4934.0", "50.00", "1620086400000"),
+        _spec("LINK", "0.001", "1999.998", "0.1", "49340.0", "4934.0", "75.00", "1620086400000"),
         _spec("AVAX", "0.001", "1999.998", "0.1", "25910.0", "2591.0", "50.00", "1631664000000"),
-        _spec("DOT", "0.001", "1999.998", "0.1", "106330.0", "10633.0", "50.00", "1620086400000"),
+        _spec("DOT", "0.0001", "199.9998", "0.1", "106330.0", "10633.0", "50.00", "1620086400000"),
         _spec("BNB", "0.01", "19999.98", "0.01", "1980.00", "198.00", "50.00", "1630368000000"),
     )
 }

@@ -36,7 +36,14 @@ The account is a small one-way-mode USDT linear account: wallet balance, taker/m
 positions with average price, leverage and a rough liquidation price, market/limit orders,
 conditional (trigger) orders that rest as ``Untriggered`` until the price crosses them
 (`set_price`, or `set_now`, which walks the 1h bars in between and also charges funding).
-There is no liquidation engine and no order book depth.
+Records made while the clock stands still share its timestamp. There is no liquidation
+engine and no order book depth.
+
+Transport: by default Bybit's IP limit (600 requests / 5 s) is enforced with HTTP 403, like
+the real exchange (`ip_limit=None` turns it off); a per-UID order limit is optional.
+Faults are scripted with `fail()`; see its docstring for the kinds. Anything the fake itself
+gets wrong answers HTTP 500 with the traceback, also kept in `fake.errors`; requests to
+paths it does not serve answer 404 and are listed in `fake.unknown_paths`.
 """
 
 from __future__ import annotations
@@ -51,8 +58,10 @@ import re
 import socket
 import threading
 import time
+import traceback
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -226,6 +235,9 @@ class _Bars(NamedTuple):
 class _Points(NamedTuple):
     ts: np.ndarray
     value: np.ndarray
+
+
+_Route = Callable[[Mapping[str, Any]], tuple[Any, str]]  # params -> (result, retMsg)
 
 
 class RecordedRequest(NamedTuple):
@@ -532,6 +544,8 @@ class FakeBybit:
         latency_s: float = 0.0,
         timeout_hold_s: float = 1.0,
         api_secret: str | None = None,
+        ip_limit: tuple[int, float] | None = (600, 5.0),
+        order_rate_limit: tuple[int, float] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
         self._lock = threading.RLock()
@@ -590,6 +604,18 @@ class FakeBybit:
 
         self.requests: list[RecordedRequest] = []
         self.unknown_paths: list[str] = []
+        #: Tracebacks of bugs inside the fake (answered as HTTP 500).
+        self.errors: list[str] = []
+        #: Bybit's IP limit (requests, window s): past it the answer is HTTP 403 "access too
+        #: frequent" (the real exchange then bans the IP for minutes; the fake does not).
+        self.ip_limit = ip_limit
+        #: Per-UID limit of /v5/order/create (orders, window s): past it retCode 10006.
+        self.order_rate_limit = order_rate_limit
+        #: How many requests were refused by `ip_limit` / `order_rate_limit`.
+        self.ip_limit_hits = 0
+        self.order_limit_hits = 0
+        self._ip_window: deque[float] = deque()
+        self._order_window: deque[float] = deque()
         self.max_in_flight = 0
         self._in_flight = 0
         self._faults: list[_Fault] = []
@@ -698,7 +724,9 @@ class FakeBybit:
         with self._lock:
             old = self._price(sid)
             self._price_override[sid] = float(price)
-            self._evaluate_segment(sid, price if old is None else old, float(price), at_level=False)
+            new = self._price(sid)  # on the tick grid, like any real fill
+            assert new is not None
+            self._evaluate_segment(sid, new if old is None else old, new, at_level=False)
 
     def clear_price(self, symbol: str | None = None) -> None:
         with self._lock:
@@ -1134,11 +1162,29 @@ class FakeBybit:
         try:
             if self.latency_s > 0:
                 self._closing.wait(self.latency_s)
+            if self._over_limit(self._ip_window, self.ip_limit):
+                with self._lock:
+                    self.ip_limit_hits += 1
+                self._emit_fault(handler, "403")
+                return
             fault = self._take_fault(path)
             if fault is not None and fault != "timeout_after_apply":
                 self._emit_fault(handler, fault)
                 return
-            reply = self._dispatch(handler, path, split.query, query, body, raw, bad_json)
+            if path == "/v5/order/create" and self._over_limit(
+                self._order_window, self.order_rate_limit
+            ):
+                with self._lock:
+                    self.order_limit_hits += 1
+                self._emit_fault(handler, "10006")
+                return
+            try:
+                reply = self._dispatch(handler, path, split.query, query, body, raw, bad_json)
+            except Exception:  # a bug in the fake: make it loud, not a dropped connection
+                trace = traceback.format_exc()
+                with self._lock:
+                    self.errors.append(trace)
+                reply = _Reply(500, trace.encode(), "text/plain")
             if fault == "timeout_after_apply":
                 self._drop(handler, hold=True)
                 return
@@ -1148,6 +1194,20 @@ class FakeBybit:
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def _over_limit(self, window: deque[float], limit: tuple[int, float] | None) -> bool:
+        """Sliding-window counter; the refused request does not count."""
+        if limit is None:
+            return False
+        count, seconds = limit
+        now = time.monotonic()
+        with self._lock:
+            while window and window[0] <= now - seconds:
+                window.popleft()
+            if len(window) >= count:
+                return True
+            window.append(now)
+            return False
 
     def _take_fault(self, path: str) -> str | None:
         with self._lock:
@@ -1280,7 +1340,7 @@ class FakeBybit:
         if not hmac.compare_digest(expected, sign):
             raise _ApiError(10004, f"error sign! origin_string[{origin}]")
 
-    def _routes(self) -> dict[tuple[str, str], Any]:
+    def _routes(self) -> dict[tuple[str, str], _Route]:
         return {
             ("GET", "/v5/market/time"): self._r_time,
             ("GET", "/v5/market/instruments-info"): self._r_instruments,
@@ -2371,6 +2431,10 @@ def make_ccxt(
     cfg.update(config or {})
     cls = ccxt_async.bybit if async_ else ccxt.bybit
     exchange = cls(cfg)
+    if async_:
+        # close() sleeps timeout_on_exit (250 ms) to let aiohttp drain SSL transports;
+        # plain HTTP to 127.0.0.1 has none.
+        exchange.timeout_on_exit = 0
     # Every host ccxt may switch to (sandbox, demo trading) points at the fake as well.
     for group in ("api", "test", "demotrading"):
         urls = exchange.urls.get(group)
