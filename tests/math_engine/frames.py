@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# The repo's bundled subset (always there, also in CI); the shared folder as a fallback.
+BUNDLED_FUTURES = Path(__file__).resolve().parents[2] / "data" / "bundled" / "futures"
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FUTURES = DATA_DIR / "futures"
 START = pd.Timestamp("2025-01-01", tz="UTC")
@@ -61,10 +63,12 @@ def random_walk(n: int, seed: int, freq: str = "1h", start: pd.Timestamp = START
 
 
 def load_futures(name: str) -> pd.DataFrame:
-    """A CSV of ../shared/data/futures as a candle frame; skips the test when it is absent."""
-    path = FUTURES / name
+    """A futures CSV (bundled .csv.gz first, else ../shared/data) as a candle frame."""
+    path = BUNDLED_FUTURES / f"{name}.gz"
     if not path.exists():
-        pytest.skip(f"{path} not available")
+        path = FUTURES / name
+    if not path.exists():
+        pytest.skip(f"{name} not available")
     frame = pd.read_csv(path)
     frame.index = pd.to_datetime(frame.pop("timestamp_ms"), unit="ms", utc=True)
     return frame.astype(float)
