@@ -4,10 +4,9 @@ import time
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, settings_of
+from agents.toolkit import math_for
+from graph.context import Context, services_of
 from graph.state import CycleState
-from sextant.market_context import open_interest_in_base
-from sextant.math_engine import analyze
 from sextant.models import SymbolError
 
 
@@ -19,20 +18,13 @@ def eligible_symbols(state: CycleState) -> list[str]:
 
 def math_engine(state: CycleState, runtime: Runtime[Context]) -> dict:
     start = time.perf_counter()
-    settings = settings_of(runtime.context)
+    services = services_of(runtime.context)
     analyses = {}
     errors = []
     for symbol in eligible_symbols(state):
         snap = state["snapshots"][symbol]
-        oi = None
-        if snap.open_interest is not None:
-            oi = open_interest_in_base(
-                snap.open_interest.to_series(),
-                snap.open_interest.unit,
-                snap.candles["1h"].df["close"],
-            )
         try:
-            analyses[symbol] = analyze(symbol, snap.frames(), oi, settings.math)
+            analyses[symbol] = math_for(snap, services)
         except (ValueError, KeyError, IndexError) as exc:
             # One symbol's bad data must not cost the cycle.
             errors.append(SymbolError(symbol=symbol, stage="math", error=str(exc)))
