@@ -1,4 +1,4 @@
-"""`langgraph dev` (LangGraph Studio's local server) loads langgraph.json and runs a cycle offline."""
+"""`langgraph dev` (Studio's local server) loads langgraph.json and runs a cycle offline."""
 
 import json
 import os
@@ -24,7 +24,7 @@ def post(url: str, body: dict, timeout: float) -> object:
     req = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
     )
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (local server)
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
         return json.loads(resp.read())
 
 
