@@ -163,14 +163,9 @@ class BybitMarketData:
                 delay *= 2
             except ccxt_async.BadSymbol as exc:
                 raise MarketDataError(symbol, Code.NOT_LISTED, f"{symbol}: {exc}") from None
-            except (
-                ccxt_async.ExchangeError,
-                ccxt_async.BaseError,
-                ValueError,
-                KeyError,
-                TypeError,
-            ) as exc:
-                # Malformed bodies and exchange refusals: not worth retrying.
+            except Exception as exc:
+                # Malformed bodies, exchange refusals, and ccxt parser crashes on odd payloads
+                # (e.g. a bare IndexError): not worth retrying, never worth the whole cycle.
                 raise MarketDataError(
                     symbol,
                     Code.DATA_ERROR,
