@@ -1,29 +1,220 @@
 """News Analyst node, one branch per eligible symbol (LangGraph Send).
 
-Offline fallback (no LLM key): news is unavailable; its weight goes to the other components.
+The model reports dated events; the code scores them (`sextant.news.assess_news`): decay,
+window, clamping, regime from market volatility, veto/driver flags. Answers are cached per
+symbol, window, model and prompt hash for `news.cache_ttl_s` of cycle time (as_of).
+
+Offline fallback (no OPENROUTER_API_KEY, LLM disabled, budget spent, failed or unusable
+answer): news is unavailable; its weight goes to the other components. A failed answer also
+reports an error for that symbol; the cycle always completes.
 """
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, settings_of
+from graph.context import Context, services_of
 from graph.state import NewsTask
-from sextant.models import NewsAssessment, Reason
+from sextant.math_engine import volatility
+from sextant.models import MarketSnapshot, NewsAssessment, Reason, SymbolError
+from sextant.news import assess_news
 from sextant.reasons import Code
+from tools.llm.cache import cache_key, is_fresh
+from tools.llm.prompts import NEWS, Prompt, PromptError, load_prompt
+from tools.llm.schemas import NewsAnswer, news_candidates
+from tools.llm.usage import Usage
 
 
-def offline_assessment(symbol: str, why: str) -> NewsAssessment:
+def offline_assessment(
+    symbol: str, why: str, code: str = Code.NEWS_UNAVAILABLE, reasons: list[Reason] | None = None
+) -> NewsAssessment:
     return NewsAssessment(
         symbol=symbol,
         available=False,
-        reasons=[Reason(code=Code.NEWS_UNAVAILABLE, message=why)],
+        reasons=[Reason(code=code, message=why), *(reasons or [])],
         source="offline",
     )
 
 
-def news_analyst(task: NewsTask, runtime: Runtime[Context]) -> dict:
-    settings = settings_of(runtime.context)
-    if not settings.has_llm_key:
-        why = "no OPENROUTER_API_KEY: news unavailable (offline fallback)"
-    else:
-        why = "news analysis is not enabled in this build (offline fallback)"
-    return {"news": {task["symbol"]: offline_assessment(task["symbol"], why)}}
+@dataclass
+class NewsResult:
+    assessment: NewsAssessment
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None  # set when the model failed or answered unusably
+    answer: Any = None  # tools.llm.service.Answer when the model was asked
+    payload: dict[str, Any] | None = None
+
+
+def snapshot_volatility_ratio(snapshot: MarketSnapshot | None, settings: Any) -> float | None:
+    """Recent-vs-normal volatility from market data (never from a model); None if unknown."""
+    if snapshot is None:
+        return None
+    try:
+        return volatility(snapshot.frames(), settings.math).volatility_ratio
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
+def news_variables(symbol: str, as_of: datetime, window_days: float) -> dict[str, Any]:
+    def z(ts: datetime) -> str:
+        return ts.isoformat().replace("+00:00", "Z")
+
+    return {
+        "symbol": symbol,
+        "base": symbol.split("/")[0],
+        "as_of": z(as_of),
+        "window_days": f"{window_days:g}",
+        "window_start": z(as_of - timedelta(days=window_days)),
+    }
+
+
+async def analyse_news(
+    services: Any,
+    *,
+    symbol: str,
+    as_of: datetime,
+    volatility_ratio: float | None,
+    prompt: Prompt,
+    use_cache: bool = True,
+    origin: str = "cycle",
+    cycle_id: str | None = None,
+    model: str | None = None,
+    variables: dict[str, Any] | None = None,
+) -> NewsResult:
+    """The news assessment of one symbol: cached answer or a new one, scored in code."""
+    from tools.llm.service import AskRequest
+
+    settings = services.settings
+    llm = services.llm
+    ns = settings.news
+    model = model or settings.llm.news_model
+    key = cache_key("news", model, prompt.hash, symbol, f"{ns.window_days:g}")
+    usage = Usage()
+    front: list[Reason] = []
+    payload: dict[str, Any] | None = None
+    answer = None
+    cached = False
+    if use_cache:
+        entry = await llm.cache_get(key)
+        if entry is not None and is_fresh(
+            as_of, entry.get("as_of"), timedelta(seconds=ns.cache_ttl_s)
+        ):
+            payload, cached = entry["payload"], True
+            usage.cached += 1
+            front.append(
+                Reason(
+                    code=Code.LLM_CACHED,
+                    message=f"news answer from {entry['as_of'][:16]}Z reused (cache)",
+                )
+            )
+    if payload is None:
+        answer = await llm.ask(
+            AskRequest(
+                agent="news",
+                model=model,
+                prompt=prompt,
+                variables=variables or news_variables(symbol, as_of, ns.window_days),
+                schema=NewsAnswer,
+                as_of=as_of,
+                symbol=symbol,
+                origin=origin,  # type: ignore[arg-type]
+                cycle_id=cycle_id,
+                context={"volatility_ratio": volatility_ratio},
+            )
+        )
+        usage.add(answer.usage)
+        if not answer.ok:
+            why = answer.reasons[0] if answer.reasons else None
+            assessment = NewsAssessment(
+                symbol=symbol,
+                available=False,
+                reasons=list(answer.reasons),
+                source="fallback",
+                as_of=as_of,
+                model=model,
+                prompt_hash=prompt.hash,
+            )
+            error = None
+            if answer.status in ("error", "invalid", "prompt_invalid"):
+                error = why.message if why is not None else f"news: {answer.status}"
+            return NewsResult(assessment, usage, error, answer)
+        payload = answer.parsed
+        front.extend(answer.reasons)
+        if use_cache and origin == "cycle":
+            await llm.cache_set(key, {"as_of": as_of.isoformat(), "payload": payload})
+    parsed = NewsAnswer.model_validate(payload)
+    events, key_events, dropped = news_candidates(parsed)
+    assessment = assess_news(
+        symbol,
+        events,
+        as_of=as_of,
+        volatility_ratio=volatility_ratio,
+        settings=ns,
+        key_events=key_events,
+        reasons=[*front, *dropped],
+        source="llm",
+        model=model,
+        prompt_hash=prompt.hash,
+        cached=cached,
+    )
+    return NewsResult(assessment, usage, None, answer, payload)
+
+
+_QUIET = {Code.NEWS_CRITICAL_NEGATIVE, Code.NEWS_CRITICAL_POSITIVE, Code.NEWS_REGIME}
+
+
+def usage_reasons(symbol: str, assessment: NewsAssessment) -> list[Reason]:
+    """The assessment's LLM-side reasons (fallbacks, drops, clamps) for the cycle's llm block."""
+    return [
+        Reason(
+            code=r.code,
+            kind=r.kind,
+            message=f"{symbol}: {r.message}",
+            data={**r.data, "symbol": symbol},
+        )
+        for r in assessment.reasons
+        if r.code not in _QUIET
+    ]
+
+
+async def news_analyst(task: NewsTask, runtime: Runtime[Context]) -> dict:
+    services = await asyncio.to_thread(services_of, runtime.context)
+    settings = services.settings
+    symbol = task["symbol"]
+    if services.llm is None:
+        if not settings.has_llm_key:
+            why = "no OPENROUTER_API_KEY: news unavailable (offline fallback)"
+        else:
+            why = "LLM disabled (SEXTANT_LLM__ENABLED=false): news unavailable (offline fallback)"
+        return {"news": {symbol: offline_assessment(symbol, why)}}
+    override = runtime.context.news_prompt if runtime.context is not None else None
+    try:
+        prompt = await asyncio.to_thread(load_prompt, NEWS, override=override)
+    except PromptError as exc:
+        assessment = offline_assessment(symbol, str(exc), Code.PROMPT_INVALID)
+        return {
+            "news": {symbol: assessment},
+            "llm_usage": Usage(reasons=usage_reasons(symbol, assessment)).as_update(),
+        }
+    vol = await asyncio.to_thread(snapshot_volatility_ratio, task.get("snapshot"), settings)
+    result = await analyse_news(
+        services,
+        symbol=symbol,
+        as_of=task["as_of"],
+        volatility_ratio=vol,
+        prompt=prompt,
+        cycle_id=None,
+    )
+    update: dict[str, Any] = {
+        "news": {symbol: result.assessment},
+        "llm_usage": result.usage.as_update()
+        | {"reasons": usage_reasons(symbol, result.assessment)},
+    }
+    if result.error:
+        update["errors"] = [SymbolError(symbol=symbol, stage="news", error=result.error)]
+    return update

@@ -8,6 +8,7 @@ from typing import Any
 from graph.state import CycleState
 from sextant.config import Settings
 from tools.broadcast.render import fmt_price
+from tools.llm.usage import llm_block
 
 SIGNAL_FIELDS = (
     "symbol",
@@ -76,6 +77,7 @@ def cycle_document(state: CycleState, settings: Settings, total_ms: float) -> di
         "executions": [e.model_dump(mode="json") for e in state.get("executions", []) or []],
         "errors": [e.model_dump(mode="json") for e in state.get("errors", [])],
         "timings_ms": timings,
+        "llm": llm_block(state.get("llm_usage")),
     }
 
 
@@ -123,6 +125,13 @@ def table(doc: dict[str, Any]) -> str:
     if doc["market_context"]["assumptions"]:
         lines += ["", "Assumed (replay data lacks them):"]
         lines += [f"  - {a}" for a in doc["market_context"]["assumptions"]]
+    llm = doc.get("llm") or {}
+    if llm.get("calls") or llm.get("cached"):
+        lines += [
+            "",
+            f"llm: {llm['calls']} calls, {llm['cached']} cached, {llm['tokens_in']} tokens in, "
+            f"{llm['tokens_out']} out, {llm['cost_usd']:.4f} USD",
+        ]
     t = doc["timings_ms"]
     lines += ["", "timings ms: " + ", ".join(f"{k} {v:.0f}" for k, v in t.items())]
     return "\n".join(lines)

@@ -195,7 +195,11 @@ def assess_news(
 
     negative = [e for e in kept if fresh_critical(e) and e.impact < 0]
     positive = [e for e in kept if fresh_critical(e) and e.impact > 0]
-    vol = volatility_ratio if volatility_ratio is not None and math.isfinite(volatility_ratio) else None
+    vol = (
+        volatility_ratio
+        if volatility_ratio is not None and math.isfinite(volatility_ratio)
+        else None
+    )
     regime = news_regime(bool(negative), bool(negative or positive), vol, settings)
 
     driver: Side | None = None

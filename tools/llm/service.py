@@ -1,0 +1,368 @@
+"""The LLM service of a run: ask a model, parse and validate, repair once, count, tape, budget.
+
+Async all the way: the HTTP call is `ainvoke`, and every blocking step (SQLite tape, diskcache,
+creating the HTTP client, which loads certificates) runs in a worker thread, so the event loop
+of `langgraph dev` never blocks. Failures never raise: `ask` returns an `Answer` whose status
+and reasons say what happened, and the agent falls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from sextant.clock import Clock
+from sextant.config import Settings
+from sextant.models import Reason
+from sextant.reasons import Code
+from tools.llm.cache import AnswerCache
+from tools.llm.client import make_chat_model
+from tools.llm.parsing import AnswerParseError, message_payload
+from tools.llm.prompts import REPAIR, Prompt, PromptError, load_prompt
+from tools.llm.schemas import answer_schema, answer_tool
+from tools.llm.tape import Tape, TapeRecord
+from tools.llm.usage import Usage, call_cost
+
+log = logging.getLogger("sextant.llm")
+
+Status = Literal["ok", "repaired", "invalid", "error", "budget", "prompt_invalid"]
+Origin = Literal["cycle", "prompt_run", "prompt_replay"]
+
+
+@dataclass
+class AskRequest:
+    agent: str  # "hunter" | "news"
+    model: str
+    prompt: Prompt
+    variables: dict[str, Any]
+    schema: type[BaseModel]
+    as_of: datetime
+    symbol: str | None = None
+    origin: Origin = "cycle"
+    cycle_id: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)  # taped with the inputs
+
+
+@dataclass
+class Answer:
+    status: Status
+    model: str
+    prompt_hash: str
+    payload: BaseModel | None = None
+    parsed: Any = None  # the validated answer as JSON data (what the cache and tape keep)
+    raw_text: str | None = None
+    error: str | None = None
+    reasons: list[Reason] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    tape_ids: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.payload is not None
+
+
+def describe_error(exc: BaseException, secrets: Sequence[str] = ()) -> str:
+    """A short, secret-free description of a failed call."""
+    status = getattr(exc, "status_code", None)
+    msg = str(exc).replace("\n", " ")
+    for s in secrets:
+        if s:
+            msg = msg.replace(s, "***")
+    head = type(exc).__name__ + (f" (HTTP {status})" if status else "")
+    return f"{head}: {msg[:300]}" if msg else head
+
+
+def validation_summary(exc: ValidationError, limit: int = 5) -> str:
+    parts = []
+    for err in exc.errors()[:limit]:
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "answer"
+        parts.append(f"{loc}: {err.get('msg')}")
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+class _LoopState:
+    def __init__(self, concurrency: int) -> None:
+        self.semaphore = asyncio.Semaphore(concurrency)
+        self.http: httpx.AsyncClient | None = None
+        self.models: dict[str, ChatOpenAI] = {}
+
+
+class LLMService:
+    """One per Services object (per settings): models, tape, cache, budget and concurrency."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        if settings.openrouter_api_key is None:
+            raise ValueError("LLMService needs OPENROUTER_API_KEY")
+        self.settings = settings
+        self.cfg = settings.llm
+        self.clock = clock
+        self._api_key: SecretStr = settings.openrouter_api_key
+        self.tape = Tape(settings.state_dir, timedelta(hours=self.cfg.tape_live_tolerance_h))
+        self.cache = AnswerCache(settings.state_dir)
+        # Per event loop (weakly keyed: a finished loop takes its clients with it): an async
+        # HTTP client and its connections belong to the loop that opened them.
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+        self._known_prompts: set[str] = set()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _loop_state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
+        with self._lock:
+            state = self._loops.get(loop)
+            if state is None:
+                state = self._loops[loop] = _LoopState(self.cfg.max_concurrency)
+            return state
+
+    def chat_model(self, model: str, loop: asyncio.AbstractEventLoop) -> ChatOpenAI:
+        """The client for `model` on `loop` (blocking the first time: call from a thread)."""
+        state = self._loop_state(loop)
+        with self._lock:
+            if model not in state.models:
+                if state.http is None:
+                    # Creating it loads the CA bundle from disk: keep off the event loop.
+                    state.http = httpx.AsyncClient(timeout=self.cfg.timeout_s)
+                state.models[model] = make_chat_model(
+                    self.cfg, model, self._api_key, http_async_client=state.http
+                )
+            return state.models[model]
+
+    async def cache_get(self, key: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self.cache.get, key)
+
+    async def cache_set(self, key: str, value: dict[str, Any]) -> None:
+        await asyncio.to_thread(self.cache.set, key, value)
+
+    async def spent_today(self) -> float:
+        day = self.clock.now().date()
+        return await asyncio.to_thread(self.tape.spent_on, day)
+
+    async def aclose(self) -> None:
+        """Close this loop's HTTP client, the cache and the database connections."""
+        with self._lock:
+            state = self._loops.pop(asyncio.get_running_loop(), None)
+        if state is not None and state.http is not None:
+            await state.http.aclose()
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        self.cache.close()
+        self.tape.close()
+
+    # -- the call -----------------------------------------------------------------------------
+
+    async def _budget_reason(self) -> Reason | None:
+        budget = self.cfg.daily_budget_usd
+        spent = await self.spent_today()
+        if spent < budget:
+            return None
+        return Reason(
+            code=Code.LLM_BUDGET_EXHAUSTED,
+            message=f"daily LLM budget {budget:.2f} USD spent ({spent:.4f} USD today, UTC): "
+            "offline fallback",
+            data={"budget_usd": budget, "spent_usd": round(spent, 6)},
+        )
+
+    async def _invoke(
+        self, model: str, messages: list[BaseMessage], schema: type[BaseModel]
+    ) -> tuple[AIMessage | None, str | None, float]:
+        """(answer, error, latency ms); never raises."""
+        loop = asyncio.get_running_loop()
+        llm = await asyncio.to_thread(self.chat_model, model, loop)
+        runnable: Any = llm
+        if self.cfg.tool_calling:
+            tool = answer_tool(schema)
+            runnable = llm.bind_tools([tool], tool_choice=tool["function"]["name"])
+        start = time.perf_counter()
+        try:
+            msg = await runnable.ainvoke(messages)
+        except Exception as exc:  # any failure of the call is one symbol's fallback
+            err = describe_error(exc, [self._api_key.get_secret_value()])
+            return None, err, (time.perf_counter() - start) * 1000
+        latency = (time.perf_counter() - start) * 1000
+        if not isinstance(msg, AIMessage):
+            return None, f"unexpected answer type {type(msg).__name__}", latency
+        return msg, None, latency
+
+    def _check(
+        self, msg: AIMessage, schema: type[BaseModel]
+    ) -> tuple[str, BaseModel | None, str | None]:
+        """(raw text, validated payload or None, error)."""
+        try:
+            raw, data = message_payload(msg)
+        except AnswerParseError as exc:
+            return _text_of(msg), None, str(exc)
+        if len(raw) > self.cfg.max_answer_chars:
+            return raw[: self.cfg.max_answer_chars], None, "answer too long"
+        try:
+            return raw, schema.model_validate(data), None
+        except ValidationError as exc:
+            return raw, None, f"does not match the answer schema: {validation_summary(exc)}"
+
+    async def _tape(self, req: AskRequest, **fields: Any) -> int:
+        now = self.clock.now()
+        record = TapeRecord(
+            created_at=now,
+            as_of=req.as_of,
+            origin=req.origin,
+            agent=req.agent,
+            model=req.model,
+            prompt_name=req.prompt.name,
+            prompt_hash=req.prompt.hash,
+            inputs={**req.variables, **req.context},
+            symbol=req.symbol,
+            cycle_id=req.cycle_id,
+            **fields,
+        )
+        remember = req.prompt.hash not in self._known_prompts
+        self._known_prompts.add(req.prompt.hash)
+
+        def write() -> int:
+            if remember:
+                self.tape.remember_prompt(req.prompt.name, req.prompt.hash, req.prompt.text, now)
+            return self.tape.record(record)
+
+        try:
+            return await asyncio.to_thread(write)
+        except Exception as exc:  # the tape must not cost the cycle; say it loudly
+            log.error("LLM tape write failed: %s", describe_error(exc))
+            return 0
+
+    async def ask(self, req: AskRequest) -> Answer:
+        """Ask once, repair once if the answer is unusable, else give up with a reason."""
+        answer = Answer(status="invalid", model=req.model, prompt_hash=req.prompt.hash)
+        try:
+            rendered = req.prompt.render(req.variables)
+            repair = load_prompt(REPAIR)
+        except PromptError as exc:
+            answer.status = "prompt_invalid"
+            answer.error = str(exc)
+            answer.reasons.append(Reason(code=Code.PROMPT_INVALID, message=str(exc)))
+            return answer
+        messages: list[BaseMessage] = [
+            SystemMessage(text) if role == "system" else HumanMessage(text)
+            for role, text in rendered
+        ]
+        slot = self._loop_state(asyncio.get_running_loop()).semaphore
+        for attempt in (1, 2):
+            # One slot per attempt (at most max_concurrency in flight) held from the budget
+            # check to the tape write, so parallel branches see each other's spend and
+            # overshoot the budget by at most the calls in flight.
+            async with slot:
+                outcome = await self._attempt(req, messages, attempt, answer)
+            if outcome is None:
+                return answer
+            raw, problem = outcome
+            answer.error = problem
+            schema_text = json.dumps(answer_schema(req.schema))
+            messages = [
+                *messages,
+                AIMessage(raw[:4000]),
+                HumanMessage(repair.render({"error": problem, "schema": schema_text})[-1][1]),
+            ]
+        answer.status = "invalid"
+        answer.reasons.append(
+            Reason(
+                code=Code.LLM_INVALID_ANSWER,
+                message=f"{req.agent}: unusable answer after one repair attempt ({answer.error})",
+                data={"model": req.model},
+            )
+        )
+        return answer
+
+    async def _attempt(
+        self, req: AskRequest, messages: list[BaseMessage], attempt: int, answer: Answer
+    ) -> tuple[str, str] | None:
+        """One call, filling `answer`. None when done (usable, failed or over budget); else the
+        unusable raw text and what is wrong with it, for the repair request."""
+        over = await self._budget_reason()
+        if over is not None:
+            answer.status = "budget" if attempt == 1 else "invalid"
+            answer.reasons.append(over)
+            return None
+        msg, err, latency = await self._invoke(req.model, messages, req.schema)
+        if msg is None:
+            answer.status, answer.error = "error", err
+            answer.reasons.append(
+                Reason(
+                    code=Code.LLM_CALL_FAILED,
+                    message=f"{req.agent} call to {req.model} failed: {err}",
+                    data={"model": req.model},
+                )
+            )
+            answer.tape_ids.append(
+                await self._tape(
+                    req, attempt=attempt, status="error", error=err, latency_ms=latency
+                )
+            )
+            log.warning("%s %s: call failed: %s", req.agent, req.symbol or "", err)
+            return None
+        cost = call_cost(msg, req.model, self.cfg)
+        answer.usage.calls += 1
+        answer.usage.tokens_in += cost.tokens_in
+        answer.usage.tokens_out += cost.tokens_out
+        answer.usage.cost_usd += cost.cost_usd
+        raw, payload, problem = self._check(msg, req.schema)
+        answer.raw_text = raw
+        status: Status = "ok" if attempt == 1 else "repaired"
+        parsed = None if payload is None else payload.model_dump(mode="json")
+        answer.tape_ids.append(
+            await self._tape(
+                req,
+                attempt=attempt,
+                status=status if payload is not None else "invalid",
+                raw_text=raw,
+                parsed=parsed,
+                error=problem,
+                tokens_in=cost.tokens_in,
+                tokens_out=cost.tokens_out,
+                cost_usd=cost.cost_usd,
+                cost_source=cost.source,
+                latency_ms=latency,
+            )
+        )
+        log.info(
+            "%s %s: %s attempt %d, %s, %d+%d tokens, %.6f USD (%s)",
+            req.agent,
+            req.symbol or "",
+            req.model,
+            attempt,
+            problem or "ok",
+            cost.tokens_in,
+            cost.tokens_out,
+            cost.cost_usd,
+            cost.source,
+        )
+        if payload is None:
+            return raw, problem or "unusable answer"
+        answer.status, answer.payload, answer.parsed = status, payload, parsed
+        answer.error = None
+        if attempt == 2:
+            answer.reasons.append(
+                Reason(
+                    code=Code.LLM_ANSWER_REPAIRED,
+                    message=f"{req.agent}: first answer unusable, repaired on retry",
+                )
+            )
+        return None
+
+
+def _text_of(msg: AIMessage) -> str:
+    content = msg.content
+    return content if isinstance(content, str) else json.dumps(content, default=str)
