@@ -105,7 +105,7 @@ class Broadcaster(Protocol):
         exits: Sequence[ExitEvent],
         pulse: MarketPulse | None = None,
     ) -> list[str]:
-        """Posts for one analysis cycle: exits, then entries, then the Market Pulse when its
+        """Posts for one analysis cycle: entries, then exits, then the Market Pulse when its
         slot (every `pulse_every_hours`, aligned to UTC midnight) has not been posted yet.
 
         Returns the plain texts of the posts it queued and a last one-line cycle summary
