@@ -115,24 +115,8 @@ def select_hunted(
 
 
 async def exchange_markets(market: Any) -> Mapping[str, MarketInfo]:
-    """The exchange's USDT perpetuals, listed without blocking the event loop.
-
-    ReplayMarketData.markets() globs its data folder inside `async def` (blocking I/O, which
-    `langgraph dev` refuses with BlockingError, even on another thread's loop), so for replay
-    the same listing is done here with the adapter's public helpers in a worker thread.
-    TODO: drop this branch once the replay adapter moves that file access to a thread.
-    """
-    data_dir = getattr(market, "data_dir", None)
-    if getattr(market, "source", None) != "replay" or data_dir is None:
-        return await market.markets()
-    from tools.market_data import csv_store
-    from tools.market_data.replay import load_market_rules
-
-    def listed() -> dict[str, MarketInfo]:
-        names = set(csv_store.available_symbols(data_dir))
-        return {s: m for s, m in load_market_rules(data_dir).items() if s in names}
-
-    return await asyncio.to_thread(listed)
+    """The exchange's USDT perpetuals (both adapters list them without blocking the loop)."""
+    return await market.markets()
 
 
 @dataclass

@@ -208,7 +208,7 @@ async def news_analyst(task: NewsTask, runtime: Runtime[Context]) -> dict:
         as_of=task["as_of"],
         volatility_ratio=vol,
         prompt=prompt,
-        cycle_id=None,
+        cycle_id=task.get("cycle_id"),
     )
     update: dict[str, Any] = {
         "news": {symbol: result.assessment},

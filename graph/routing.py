@@ -12,7 +12,12 @@ def route_to_news(state: CycleState) -> list[Send] | Literal["math_engine"]:
     universe = state.get("universe", {})
     snaps = state.get("snapshots", {})
     sends = [
-        Send("news_analyst", NewsTask(symbol=s, as_of=state["as_of"], snapshot=snaps[s]))  # type: ignore[typeddict-item]
+        Send(
+            "news_analyst",
+            NewsTask(
+                symbol=s, as_of=state["as_of"], snapshot=snaps[s], cycle_id=state.get("cycle_id")
+            ),  # type: ignore[typeddict-item]
+        )
         for s, u in sorted(universe.items())
         if u.eligible and s in snaps
     ]

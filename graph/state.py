@@ -71,3 +71,4 @@ class NewsTask(TypedDict):
     symbol: str
     as_of: datetime
     snapshot: MarketSnapshot
+    cycle_id: str | None

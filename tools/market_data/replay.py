@@ -68,7 +68,8 @@ class ReplayMarketData:
         self._rules = load_market_rules(self.data_dir)
 
     async def markets(self) -> dict[str, MarketInfo]:
-        listed = set(csv_store.available_symbols(self.data_dir))
+        # Listing files is blocking I/O: off the event loop (LangGraph dev refuses it).
+        listed = set(await asyncio.to_thread(csv_store.available_symbols, self.data_dir))
         return {s: m for s, m in self._rules.items() if s in listed}
 
     async def default_as_of(self, symbols: Sequence[str]) -> datetime:
