@@ -19,7 +19,13 @@ from sextant.models import (
 from sextant.reasons import Code
 from sextant.risk import levels as lv
 from sextant.risk import vetoes
-from sextant.risk.weights import base_weights, effective_weights, final_score
+from sextant.risk.weights import (
+    base_weights,
+    effective_weights,
+    final_score,
+    risk_regime,
+    score_side,
+)
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ def evaluate_symbol(
                 )
             )
 
-    regime = an.regime or "ranging"
+    regime = risk_regime(an.regime)
     base = base_weights(regime, rs)
     raw_weights = effective_weights(base, components)
     raw = final_score(components, raw_weights)
@@ -162,9 +168,10 @@ def evaluate_symbol(
                 )
             ]
         )
-    if score > rs.long_threshold:
+    side_code = score_side(score, rs)
+    if side_code > 0:
         side: Side = "long"
-    elif score < rs.short_threshold:
+    elif side_code < 0:
         side = "short"
     else:
         return wait(
@@ -312,17 +319,9 @@ def decide(
     for i in order:
         sig = signals[i]
         group = rs.group_of(sig.symbol)
-        if open_count >= rs.max_open_positions:
-            signals[i] = _demote(
-                sig,
-                Reason(
-                    code=Code.MAX_POSITIONS,
-                    kind="veto",
-                    message=f"{open_count} positions open or taken this cycle "
-                    f"(max {rs.max_open_positions})",
-                    data={"open": open_count, "max": rs.max_open_positions},
-                ),
-            )
+        full = vetoes.max_positions_veto(open_count, rs)
+        if full is not None:
+            signals[i] = _demote(sig, full)
             continue
         if group is not None and group_count.get(group, 0) >= rs.max_per_group:
             signals[i] = _demote(

@@ -51,7 +51,9 @@ def news_veto(side: Side, news: NewsAssessment | None) -> Reason | None:
     if news is None:
         return None
     if (side == "long" and news.veto_long) or (side == "short" and news.veto_short):
-        events = [e.title for e in news.events if e.critical][:2]
+        # Only the headlines that cut against this side (a long is vetoed by bad news).
+        against = (lambda e: e.impact < 0) if side == "long" else (lambda e: e.impact > 0)
+        events = [e.title for e in news.events if e.critical and against(e)][:2]
         return Reason(
             code=Code.NEWS_VETO,
             kind="veto",
@@ -80,6 +82,19 @@ def circuit_breaker_veto(
             kind="veto",
             message=f"today's PnL {pct:.2f}% reached the -{s.daily_loss_limit_pct}% limit",
             data={"day_pnl_pct": pct, "limit_pct": -s.daily_loss_limit_pct},
+        )
+    return None
+
+
+def max_positions_veto(open_count: int, s: RiskSettings) -> Reason | None:
+    """No new position once `open_count` (open or taken this cycle) reaches the maximum."""
+    if open_count >= s.max_open_positions:
+        return Reason(
+            code=Code.MAX_POSITIONS,
+            kind="veto",
+            message=f"{open_count} positions open or taken this cycle "
+            f"(max {s.max_open_positions})",
+            data={"open": open_count, "max": s.max_open_positions},
         )
     return None
 

@@ -1,6 +1,14 @@
-"""Component weights: chosen by regime, redistributed when a component is unavailable."""
+"""Component weights: chosen by regime, redistributed when a component is unavailable.
 
+Each rule has one implementation, written on numpy arrays (one element per bar) so that the
+backtester can apply it to a whole series at once; the per-cycle functions (`effective_weights`,
+`final_score`, `score_side`) call the very same array functions on single values.
+"""
+
+from collections.abc import Mapping, Sequence
 from typing import Literal
+
+import numpy as np
 
 from sextant.config.risk import COMPONENTS, RiskSettings
 
@@ -15,8 +23,68 @@ def regime_family(regime: str) -> RegimeFamily:
     return "ranging"
 
 
+def risk_regime(regime: str | None) -> str:
+    """The regime the Risk Manager weighs by: the Math Engine's, or ranging when it has none."""
+    return regime or "ranging"
+
+
 def base_weights(regime: str, settings: RiskSettings) -> dict[str, float]:
     return getattr(settings.weights, regime_family(regime)).as_dict()
+
+
+def base_weight_arrays(
+    regimes: Sequence[str | None] | np.ndarray, settings: RiskSettings
+) -> dict[str, np.ndarray]:
+    """`base_weights(risk_regime(r))` for every element of `regimes`, as one array per component."""
+    regimes = np.asarray(regimes, dtype=object)
+    out = {k: np.zeros(len(regimes)) for k in COMPONENTS}
+    for regime in dict.fromkeys(regimes.tolist()):  # the few distinct values, in a fixed order
+        rows = regimes == regime if regime is not None else np.equal(regimes, None)
+        for k, w in base_weights(risk_regime(regime), settings).items():
+            out[k][rows] = w
+    return out
+
+
+def effective_weight_arrays(
+    base: Mapping[str, np.ndarray | float], available: Mapping[str, np.ndarray | bool]
+) -> dict[str, np.ndarray]:
+    """Elementwise: the weights of unavailable components go to the available ones pro rata.
+
+    weight_k = base_k / sum(base_j over available j) for available k, else 0; all zero when
+    nothing is available. The sum runs in the fixed order of COMPONENTS.
+    """
+    total: np.ndarray | float = 0.0
+    for k in COMPONENTS:
+        total = total + np.where(available[k], base[k], 0.0)
+    some = np.greater(total, 0)
+    safe = np.where(some, total, 1.0)
+    return {k: np.where(some & available[k], np.divide(base[k], safe), 0.0) for k in COMPONENTS}
+
+
+def final_score_array(
+    components: Mapping[str, np.ndarray | float], weights: Mapping[str, np.ndarray | float]
+) -> np.ndarray:
+    """Elementwise sum of weight x value over the available (non-NaN) components, in [-1, 1]."""
+    score: np.ndarray | float = 0.0
+    for k in COMPONENTS:
+        value = components[k]
+        score = score + np.where(np.isnan(value), 0.0, np.multiply(weights[k], value))
+    return np.clip(score, -1.0, 1.0)
+
+
+def score_sides(score: np.ndarray | float, settings: RiskSettings) -> np.ndarray:
+    """Elementwise decision of a final score: 1 LONG (> long_threshold), -1 SHORT
+    (< short_threshold), 0 WAIT (in between, or NaN)."""
+    return np.where(
+        np.greater(score, settings.long_threshold),
+        1,
+        np.where(np.less(score, settings.short_threshold), -1, 0),
+    ).astype(np.int8)
+
+
+def score_side(score: float, settings: RiskSettings) -> int:
+    """`score_sides` of one score."""
+    return int(score_sides(score, settings))
 
 
 def effective_weights(
@@ -36,15 +104,15 @@ def effective_weights(
         weights = {
             k: (news_weight_override if k == "news" else w * scale) for k, w in weights.items()
         }
-    available = {k for k in COMPONENTS if components.get(k) is not None}
-    total = sum(weights[k] for k in available)
-    if total <= 0:
-        return {k: 0.0 for k in COMPONENTS}
-    return {k: (weights[k] / total if k in available else 0.0) for k in COMPONENTS}
+    available = {k: components.get(k) is not None for k in COMPONENTS}
+    arrays = effective_weight_arrays(weights, available)
+    return {k: float(arrays[k]) for k in COMPONENTS}
 
 
 def final_score(components: dict[str, float | None], weights: dict[str, float]) -> float:
-    score = sum(
-        weights[k] * float(v) for k, v in components.items() if v is not None and k in weights
-    )
-    return max(-1.0, min(1.0, score))
+    """`final_score_array` of one set of components (None = unavailable)."""
+    values = {
+        k: np.nan if components.get(k) is None else float(components[k])  # type: ignore[arg-type]
+        for k in COMPONENTS
+    }
+    return float(final_score_array(values, {k: weights.get(k, 0.0) for k in COMPONENTS}))
