@@ -27,6 +27,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/collector.py
 	$(BIN)/python benchmarks/math_engine.py
+	$(BIN)/python benchmarks/backtest.py
 
 studio: $(STAMP)  ## LangGraph Studio (local, offline)
 	$(BIN)/langgraph dev --no-browser --port 2124

@@ -139,19 +139,28 @@ def step(
 ) -> StepResult:
     if not pos.is_open:
         return StepResult(position=pos)
+    if pos.last_step_at is not None and bar.time <= pos.last_step_at:
+        return StepResult(position=pos)  # already applied (a replay after a restart)
     exits: list[Exit] = []
     remaining = pos.quantity
     tp1_done = pos.tp1_done
 
     # 1. Stop first: when a bar touches both the stop and a target we assume the worst.
+    # Liquidation wins when its price is met before (or instead of) the stop's.
     hit = _touched(pos, pos.stop_loss, bar, adverse=True)
-    if hit is not None:
-        liq = pos.liquidation_price
-        if liq is not None and (hit <= liq if pos.side == "long" else hit >= liq):
+    liq = pos.liquidation_price
+    liq_hit = _touched(pos, liq, bar, adverse=True) if liq is not None else None
+    if liq_hit is not None or hit is not None:
+        assert hit is not None or liq is not None
+        if liq is not None and liq_hit is not None and (
+            hit is None or (hit <= liq if pos.side == "long" else hit >= liq)
+        ):
             exits.append(Exit("liquidation", remaining, liq, market=True))
         else:
+            assert hit is not None
             exits.append(Exit(stop_reason(pos), remaining, hit, market=True))
-        return StepResult(position=pos, exits=exits)
+        seen = pos.model_copy(update={"last_price": bar.close, "last_step_at": bar.time})
+        return StepResult(position=seen, exits=exits)
 
     # 2. Targets. TP1 closes part, TP2 the rest; both may fill in one strong bar.
     if not tp1_done:
@@ -169,7 +178,14 @@ def step(
 
     # 3. End of bar: best price and stop moves take effect from the next bar on.
     best = _favoured(pos, pos.best_price, bar.high if pos.side == "long" else bar.low)
-    moved = pos.model_copy(update={"best_price": best, "tp1_done": tp1_done})
+    moved = pos.model_copy(
+        update={
+            "best_price": best,
+            "tp1_done": tp1_done,
+            "last_price": bar.close,
+            "last_step_at": bar.time,
+        }
+    )
     moves: list[StopMove] = []
     if remaining > 0:
         new_stop, why = trailing_stop(moved, best, s)
@@ -270,11 +286,91 @@ def open_position(
         entry_price=fill_price, initial_quantity=quantity, quantity=quantity,
         initial_stop=stop_loss, stop_loss=stop_loss, take_profit_1=take_profit_1,
         take_profit_2=take_profit_2, leverage=leverage, opened_at=time, mode=mode,
-        best_price=fill_price, fees_paid=fee, tick=tick, lot=lot,
+        best_price=fill_price, fees_paid=fee, entry_fee=fee, tick=tick, lot=lot,
         liquidation_price=liquidation_price(side, fill_price, leverage, s.maintenance_margin_pct),
+        last_price=fill_price, last_step_at=time,
     )
     fill = Fill(
         position_id=position_id, symbol=symbol, side=side,  # type: ignore[arg-type]
         kind="entry", reason="entry", quantity=quantity, price=fill_price, fee=fee, time=time,
     )
     return pos, fill
+
+
+# -- helpers shared by the brokers, the loop and the backtester ---------------------------------
+
+
+def forced_exit(pos: Position, reason: ExitReason, price: Decimal) -> Exit:
+    """Close what is left at market (manual, news panic, circuit breaker, stale)."""
+    return Exit(reason, pos.quantity, price, market=True)
+
+
+def should_close_for_news(pos: Position, close_longs: bool, close_shorts: bool) -> bool:
+    """News panic: critical negative news closes longs (and positive news, if flagged, shorts)."""
+    return pos.is_open and (close_longs if pos.side == "long" else close_shorts)
+
+
+def entry_fill_price(side: str, price: Decimal, slippage_pct: Decimal, tick: Decimal) -> Decimal:
+    """A simulated market entry: the quote plus slippage against us, on the tick grid."""
+    sign = 1 if side == "long" else -1
+    raw = price * (1 + sign * slippage_pct / HUNDRED)
+    rounding = ROUND_CEILING if side == "long" else ROUND_FLOOR
+    return (raw / tick).to_integral_value(rounding=rounding) * tick
+
+
+def round_exit_price(pos: Position, price: Decimal) -> Decimal:
+    """A simulated exit fill on the tick grid, rounded against the position."""
+    rounding = ROUND_FLOOR if pos.side == "long" else ROUND_CEILING
+    return (price / pos.tick).to_integral_value(rounding=rounding) * pos.tick
+
+
+def fee_for(notional: Decimal, market: bool, s: ExecutionSettings) -> Decimal:
+    """Taker fee for market orders, maker fee for resting ones (Bybit's rates in settings)."""
+    return notional * (s.taker_fee_pct if market else s.maker_fee_pct) / HUNDRED
+
+
+def utc_day_start(ts: datetime) -> datetime:
+    return ts.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_utc_day(ts: datetime) -> datetime:
+    return utc_day_start(ts) + timedelta(days=1)
+
+
+def circuit_breaker_until(
+    day_start_equity: Decimal, equity: Decimal, limit_pct: Decimal | float, now: datetime
+) -> datetime | None:
+    """Daily loss limit: realised + unrealised PnL of the UTC day at or below -limit% of the
+    day's starting equity stops new entries until the next UTC day. None when not tripped."""
+    if day_start_equity <= 0:
+        return None
+    day_pnl_pct = (equity - day_start_equity) / day_start_equity * HUNDRED
+    if day_pnl_pct <= -Decimal(str(limit_pct)):
+        return next_utc_day(now)
+    return None
+
+
+def funding_times(after: datetime, until: datetime, interval_hours: int) -> list[datetime]:
+    """Funding settlements in (after, until]: every `interval_hours` from 00:00 UTC."""
+    step = timedelta(hours=interval_hours)
+    t = utc_day_start(after)
+    out = []
+    while t <= until:
+        if t > after:
+            out.append(t)
+        t += step
+    return out
+
+
+def exit_pnl_pct(pos: Position, fill: Fill) -> Decimal:
+    """Net PnL of an exit fill in % of its share of the entry notional (unleveraged).
+
+    Net of the fill's own fee and of its pro-rata share of the entry fee.
+    """
+    notional = pos.entry_price * fill.quantity
+    if notional <= 0:
+        return ZERO
+    entry_fee_share = ZERO
+    if pos.initial_quantity > 0:
+        entry_fee_share = pos.entry_fee * fill.quantity / pos.initial_quantity
+    return (fill.pnl - fill.fee - entry_fee_share) / notional * HUNDRED

@@ -14,6 +14,8 @@ from sextant.models import (
     SymbolError,
     UniverseEntry,
 )
+from sextant.positions import OrderRecord, Position
+from tools.broadcast.port import ExitEvent
 
 
 def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
@@ -58,6 +60,9 @@ class CycleState(InputState, total=False):
     signals: list[Signal]
     route: str
     executions: list[ExecutionIntent]
+    positions: list[Position]  # opened, changed or closed by this cycle's execution
+    orders: list[OrderRecord]  # orders this cycle's execution created or changed
+    exits: list[ExitEvent]  # exit fills of this cycle (news panic), for the broadcaster
     posts: list[str]
     errors: Annotated[list[SymbolError], operator.add]
     timings_ms: Annotated[dict[str, float], merge]

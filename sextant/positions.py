@@ -45,7 +45,8 @@ class Position(BaseModel):
     best_price: Money  # most favourable price seen since entry (drives the trailing stop)
     liquidation_price: Money | None = None
     realized_pnl: Money = Decimal("0")  # price PnL of the closed part, before fees and funding
-    fees_paid: Money = Decimal("0")
+    fees_paid: Money = Decimal("0")  # entry fee + exit fees so far
+    entry_fee: Money = Decimal("0")
     funding_paid: Money = Decimal("0")  # positive = paid, negative = received
     status: Literal["open", "closed"] = "open"
     closed_at: datetime | None = None

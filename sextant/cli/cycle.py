@@ -21,15 +21,23 @@ async def run_cycle(
     symbols: list[str] | None = None,
     graph: Any = None,
     config: dict[str, Any] | None = None,
+    resume: bool = False,
 ) -> tuple[CycleState, float]:
-    """Invoke the graph once; returns the final state and its wall time in ms."""
+    """Invoke the graph once; returns the final state and its wall time in ms.
+
+    `resume=True` continues the checkpointed thread of `config` from its last finished node
+    (the graph must be compiled with a checkpointer) instead of starting a new run.
+    """
     start = time.perf_counter()
     watch = symbols or list(services.settings.watchlist)
     if as_of is None:
         as_of = await services.market.default_as_of(watch)
     compiled = graph or build_graph().compile()
+    inputs = None
+    if not resume:
+        inputs = {"as_of": as_of, "symbols": symbols, "cycle_id": cycle_id_for(as_of)}
     state: CycleState = await compiled.ainvoke(
-        {"as_of": as_of, "symbols": symbols, "cycle_id": cycle_id_for(as_of)},
+        inputs,
         config=config,
         context=Context(settings=services.settings, services=services),
     )

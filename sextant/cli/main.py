@@ -9,7 +9,7 @@ from sextant.cli.common import EXIT_CONFIG
 from sextant.config import ConfigError
 
 # Subcommand modules under sextant.cli.commands, in help order.
-COMMANDS = ("run", "prompt")
+COMMANDS = ("run", "loop", "status", "close", "prompt", "backtest", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:

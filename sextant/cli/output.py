@@ -5,6 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from execution.report import order_doc, position_doc, position_lines
 from graph.state import CycleState
 from sextant.config import Settings
 from tools.broadcast.render import fmt_price
@@ -75,6 +76,10 @@ def cycle_document(state: CycleState, settings: Settings, total_ms: float) -> di
         "universe": universe,
         "signals": signals,
         "executions": [e.model_dump(mode="json") for e in state.get("executions", []) or []],
+        # The book after this cycle: positions opened/changed/closed and the orders placed
+        # (`sextant run --once` widens both to everything the run did, monitor included).
+        "positions": [position_doc(p) for p in state.get("positions", []) or []],
+        "orders": [order_doc(o) for o in state.get("orders", []) or []],
         "errors": [e.model_dump(mode="json") for e in state.get("errors", [])],
         "timings_ms": timings,
         "llm": llm_block(state.get("llm_usage")),
@@ -132,6 +137,7 @@ def table(doc: dict[str, Any]) -> str:
             f"llm: {llm['calls']} calls, {llm['cached']} cached, {llm['tokens_in']} tokens in, "
             f"{llm['tokens_out']} out, {llm['cost_usd']:.4f} USD",
         ]
+    lines += position_lines(doc.get("positions") or [])
     t = doc["timings_ms"]
     lines += ["", "timings ms: " + ", ".join(f"{k} {v:.0f}" for k, v in t.items())]
     return "\n".join(lines)

@@ -41,6 +41,28 @@ class ExecutionSettings(Section):
         20, ge=0, le=600, description="Wait after each hour so the closed 1h candle is published."
     )
     hunter_interval_hours: float = Field(12, gt=0, description="Coin Hunter refresh period.")
+    resume_window_s: float = Field(
+        900,
+        ge=0,
+        description="Live loop: an interrupted cycle younger than this resumes from its "
+        "checkpoint; an older one is abandoned (its signals are stale). Replays always resume.",
+    )
+    checkpoint_keep_cycles: int = Field(
+        2, ge=1, le=10_000, description="Graph checkpoints kept for the most recent cycles."
+    )
+    # -- orders on Bybit (demo / live) --
+    order_retries: int = Field(
+        3, ge=0, le=10, description="Retries of an order call after a timeout or network error."
+    )
+    order_retry_backoff_s: float = Field(
+        0.5, ge=0, le=30, description="First wait before an order retry; doubles each time."
+    )
+    adopt_stop_pct: Decimal = Field(
+        Decimal("5"),
+        gt=0,
+        lt=50,
+        description="A position found on the exchange without a stop gets one this far away, %.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "ExecutionSettings":

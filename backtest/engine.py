@@ -1,0 +1,514 @@
+"""The backtest: the live pipeline walked hour by hour over recorded data.
+
+Per symbol, everything elementwise over bars is computed once (`features`): the Math Engine's
+series, the snapshot inputs, the final score and its side. The hour loop then carries only what
+depends on the path: the account, the open positions and their exits (`execution.lifecycle`),
+and, for the bars whose score is beyond a threshold, the full Risk Manager (`decide`: vetoes,
+portfolio limits, sizing on the current equity) on the same objects a cycle would hold.
+
+Time within hour k (the 1h bar opening at T and closing at T + 1h):
+1. at T: funding settles on positions opened before T; entries decided at T fill at the bar's
+   open plus slippage (taker fee);
+2. during the bar: `lifecycle.step` on every open position (stop before targets; stop moves and
+   time exits at the close); market exits pay slippage and the taker fee, resting targets the
+   maker fee;
+3. at T + 1h: positions are marked at the close, the day's PnL and circuit breaker updated, and
+   the Risk Manager decides on the candidates with what closed by then: nothing later is read.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.book import Book, ClosedPosition, TradeRow
+from backtest.data import DataError, DataSet, load_data
+from backtest.features import HOUR_NS, SymbolSeries
+from backtest.news import NewsSource, NoNews, unavailable
+from execution.lifecycle import (
+    Bar,
+    apply_exit,
+    apply_funding,
+    entry_fill_price,
+    exit_fill_price,
+    fee_for,
+    funding_times,
+    open_position,
+    round_exit_price,
+    should_close_for_news,
+    step,
+)
+from execution.prices import dec
+from sextant.config import Settings
+from sextant.eligibility import eligibility_reasons
+from sextant.math_engine.candles import candles_from_frame
+from sextant.math_engine.volatility import hourly_volatility
+from sextant.models import NewsAssessment, PortfolioState, Reason, Signal
+from sextant.positions import Fill, Position
+from sextant.risk import SymbolInputs, decide, vetoes
+
+Progress = Callable[[int, int, datetime, Decimal], None]
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    start: datetime
+    end: datetime
+    symbols: tuple[str, ...]
+    data_dir: Path | None = None
+    # Hours (decision times) at which every symbol is evaluated and the inputs recorded:
+    # the equivalence test compares them with the per-cycle path.
+    trace_hours: frozenset[datetime] = frozenset()
+
+
+@dataclass(frozen=True)
+class Trace:
+    as_of: datetime
+    portfolio: PortfolioState
+    btc_change_4h_pct: float | None
+    universe: dict[str, list[Reason]]  # symbol -> eligibility reasons (empty = eligible)
+    signals: list[Signal]
+
+
+@dataclass
+class BacktestResult:
+    request: BacktestRequest
+    settings: Settings
+    start: datetime
+    end: datetime
+    symbols: list[str]
+    skipped: dict[str, str]
+    data_dir: Path
+    equity: list[tuple[datetime, Decimal]]
+    trades: list[TradeRow]
+    positions: list[ClosedPosition]
+    open_positions: list[Position]
+    fills: list[Fill]
+    signals: list[Signal]
+    warnings: list[str]
+    news: str
+    news_source: str  # "unavailable" | "tape" | "live"
+    news_symbol_hours: int
+    interrupted: bool
+    hours: int
+    hours_done: int
+    symbol_hours: int
+    decisions: int  # symbol-hours the full Risk Manager evaluated
+    fees: Decimal
+    funding: Decimal
+    exposure_hours: int
+    gross_exposure: list[float]  # per hour: open notional / equity
+    btc: list[tuple[datetime, float]]  # reference closes at each hour close (buy and hold)
+    traces: dict[datetime, Trace] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    signals: list[Signal]
+    evaluated: int
+    trace: Trace | None
+
+
+def hour_floor(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+class Backtest:
+    def __init__(
+        self,
+        settings: Settings,
+        request: BacktestRequest,
+        *,
+        news: NewsSource | None = None,
+        data: DataSet | None = None,
+    ) -> None:
+        self.settings = settings
+        self.request = request
+        self.start = hour_floor(request.start)
+        self.end = hour_floor(request.end)
+        if self.end <= self.start:
+            raise ValueError(f"empty span: --from {self.start} is not before --to {self.end}")
+        self.news = news or NoNews()
+        symbols = list(dict.fromkeys(request.symbols))
+        ref = settings.market.reference_symbol
+        wanted = symbols + ([ref] if ref not in symbols else [])
+        self.data = data or load_data(settings, wanted, self.end, request.data_dir)
+        self.symbols = [s for s in symbols if s in self.data.symbols]
+        if not self.symbols:
+            raise DataError(
+                "no symbol has data: "
+                + "; ".join(f"{s}: {why}" for s, why in self.data.skipped.items())
+            )
+        self.series = [SymbolSeries(self.data.symbols[s], settings) for s in self.symbols]
+        n = int((self.end - self.start) / timedelta(hours=1))
+        start_ns = int(pd.Timestamp(self.start).value)
+        self.grid_ns = start_ns + HOUR_NS * np.arange(n + 1, dtype=np.int64)  # bar opens + end
+        self.times = [self.start + timedelta(hours=k) for k in range(n + 1)]
+        self.hours = n
+        # rows[j][k]: the row of symbol j's bar opening at grid hour k, or -1.
+        self.rows = [self._rows(s.open_ns) for s in self.series]
+        self.ref_close, self.ref_change = self._reference(ref)
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _rows(self, open_ns: np.ndarray) -> np.ndarray:
+        grid = self.grid_ns[:-1]
+        idx = np.searchsorted(open_ns, grid)
+        safe = np.minimum(idx, len(open_ns) - 1)
+        return np.where((idx < len(open_ns)) & (open_ns[safe] == grid), safe, -1)
+
+    def _reference(self, ref: str) -> tuple[np.ndarray, np.ndarray]:
+        """The reference symbol's close and 4h change (the BTC-dump veto) per grid hour."""
+        n = self.hours
+        close, change = np.full(n, np.nan), np.full(n, np.nan)
+        if ref in self.symbols:
+            s = self.series[self.symbols.index(ref)]
+            rows, c_close, c_change = self.rows[self.symbols.index(ref)], s.close, s.columns[
+                "change_4h_pct"
+            ]
+        elif ref in self.data.symbols:
+            hourly = self.data.symbols[ref].hourly
+            candles = candles_from_frame(hourly, "1h")
+            rows = self._rows(candles.open_ns)
+            c_close = candles.close
+            c_change = hourly_volatility(candles, self.settings.math)["change_4h_pct"]
+        else:
+            return close, change
+        ok = rows >= 0
+        close[ok] = c_close[rows[ok]]
+        change[ok] = c_change[rows[ok]]
+        return close, change
+
+    def _funding_by_hour(self, s: SymbolSeries) -> dict[int, float]:
+        hours = (s.funding_ns // HOUR_NS) * HOUR_NS
+        return dict(zip(hours.tolist(), s.funding_rate.tolist(), strict=True))
+
+    # -- the walk -------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        progress: Progress | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> BacktestResult:
+        st = self.settings
+        es, rs = st.execution, st.risk
+        tp1_fraction = Decimal(str(rs.tp1_close_fraction))
+        book = Book(cash=Decimal(st.equity), day_start_equity=Decimal(st.equity))
+        funding = [self._funding_by_hour(s) for s in self.series]
+        index = {s: j for j, s in enumerate(self.symbols)}
+        no_news = {s: unavailable(s) for s in self.symbols}
+        with_news = not isinstance(self.news, NoNews)
+        trace_hours = self.request.trace_hours
+        # Candidates: bars whose final score is beyond a threshold (elementwise, precomputed).
+        side_at = [
+            np.where(rows >= 0, s.side[np.maximum(rows, 0)], 0)
+            for s, rows in zip(self.series, self.rows, strict=True)
+        ]
+        candidates = np.stack(side_at, axis=1) != 0 if self.series else np.zeros((self.hours, 0))
+        last_price: dict[str, Decimal] = {}
+        pending: list[Signal] = []
+        missing_funding: dict[str, list[datetime]] = {}
+        unfilled: list[str] = []
+        signals: list[Signal] = []
+        traces: dict[datetime, Trace] = {}
+        equity_curve: list[tuple[datetime, Decimal]] = [(self.start, book.cash)]
+        gross: list[float] = []
+        btc: list[tuple[datetime, float]] = []
+        exposure_hours = decisions = news_hours = 0
+        interrupted = False
+        done = 0
+
+        for k in range(self.hours):
+            if should_stop is not None and should_stop():
+                interrupted = True
+                break
+            t_open, t_close = self.times[k], self.times[k + 1]
+            open_ns = int(self.grid_ns[k])
+
+            # 1a. Funding settles at T (on the funding grid) on positions opened before T.
+            settles = book.open and funding_times(
+                t_open - timedelta(hours=1), t_open, es.funding_interval_hours
+            )
+            for symbol, trade in list(book.open.items()) if settles else ():
+                pos = trade.position
+                if pos.opened_at >= t_open:
+                    continue
+                j = index[symbol]
+                rate = funding[j].get(open_ns)
+                if rate is None:
+                    missing_funding.setdefault(symbol, []).append(t_open)
+                    continue
+                row = self.rows[j][k]
+                mark = dec(self.series[j].open[row]) if row >= 0 else last_price[symbol]
+                pos, payment = apply_funding(pos, dec(rate), mark)
+                book.pay_funding(symbol, pos, payment)
+
+            # 1b. Entries decided at T fill at this bar's open.
+            for sig in pending:
+                j = index[sig.symbol]
+                row = self.rows[j][k]
+                if row < 0 or sig.symbol in book.open:
+                    unfilled.append(f"{sig.signal_id}: no {sig.symbol} fill at {t_open:%F %H:%M}")
+                    continue
+                assert sig.side is not None and sig.quantity is not None
+                assert sig.stop_loss is not None and sig.leverage is not None
+                assert sig.take_profit_1 is not None and sig.take_profit_2 is not None
+                market = self.series[j].data.market
+                price = entry_fill_price(
+                    sig.side, dec(self.series[j].open[row]), es.slippage_pct, market.price_tick
+                )
+                pos, fill = open_position(
+                    position_id=sig.signal_id,
+                    symbol=sig.symbol,
+                    side=sig.side,
+                    fill_price=price,
+                    quantity=sig.quantity,
+                    fee=fee_for(price * sig.quantity, True, es),
+                    stop_loss=sig.stop_loss,
+                    take_profit_1=sig.take_profit_1,
+                    take_profit_2=sig.take_profit_2,
+                    leverage=sig.leverage,
+                    time=t_open,
+                    tick=market.price_tick,
+                    lot=market.amount_step,
+                    s=es,
+                    mode="backtest",
+                )
+                book.enter(pos, fill)
+            pending = []
+
+            # 2. The bar against every open position: exits, stop moves, time exits.
+            breaker_close = book.breaker_until is not None and es.close_all_on_circuit_breaker
+            for symbol, trade in list(book.open.items()):
+                j = index[symbol]
+                row = self.rows[j][k]
+                if row < 0:
+                    continue
+                s = self.series[j]
+                bar = Bar(
+                    time=t_close,
+                    open=dec(s.open[row]),
+                    high=dec(s.high[row]),
+                    low=dec(s.low[row]),
+                    close=dec(s.close[row]),
+                )
+                res = step(
+                    trade.position,
+                    bar,
+                    es,
+                    tp1_fraction=tp1_fraction,
+                    close_for_news=trade.close_for_news,
+                    close_for_circuit_breaker=breaker_close,
+                )
+                pos = res.position
+                trade.position = pos
+                for ex in res.exits:
+                    # As the paper broker fills: slippage on market exits, on the tick grid.
+                    price = round_exit_price(pos, exit_fill_price(pos, ex, es.slippage_pct))
+                    qty = min(ex.quantity, pos.quantity)
+                    after, fill = apply_exit(
+                        pos,
+                        reason=ex.reason,
+                        quantity=qty,
+                        price=price,
+                        fee=fee_for(price * qty, ex.market, es),
+                        time=t_close,
+                    )
+                    book.exit(pos, after, fill)
+                    pos = after
+
+            # 3a. Mark to market at the close; the day's PnL and the circuit breaker.
+            for symbol in book.open:
+                j = index[symbol]
+                row = self.rows[j][k]
+                if row >= 0:
+                    last_price[symbol] = dec(self.series[j].close[row])
+            equity = book.equity(last_price)
+            book.close_of_day(t_close, equity, rs.daily_loss_limit_pct)
+            if book.open:
+                exposure_hours += 1
+                notional = sum(
+                    (t.position.quantity * last_price[s] for s, t in book.open.items()),
+                    Decimal(0),
+                )
+                gross.append(float(notional / equity) if equity > 0 else 0.0)
+            else:
+                gross.append(0.0)
+            ref = self.ref_close[k]
+            if ref == ref:
+                btc.append((t_close, float(ref)))
+
+            # 3b. News: critical news against an open position closes it at the next bar (as
+            # the live monitor does); the hours with an answer count for the report.
+            if with_news:
+                news_hours += sum(
+                    1
+                    for j, s in enumerate(self.symbols)
+                    if self.rows[j][k] >= 0 and self.news.has_answer(s, t_close)
+                )
+                for symbol, trade in book.open.items():
+                    answer = (
+                        self._news(index[symbol], k, t_close)
+                        if self.news.has_answer(symbol, t_close)
+                        else None
+                    )
+                    trade.close_for_news = answer is not None and should_close_for_news(
+                        trade.position, answer.close_longs, answer.close_shorts
+                    )
+
+            # 3c. The Risk Manager on this hour's candidates.
+            traced = t_close in trace_hours
+            picked = [
+                j
+                for j in range(len(self.series))
+                if self.rows[j][k] >= 0
+                and (
+                    traced
+                    or candidates[k, j]
+                    or (with_news and self.news.has_answer(self.symbols[j], t_close))
+                )
+            ]
+            if picked and equity > 0:
+                outcome = self._decide(k, t_close, equity, book, picked, traced, no_news)
+                decisions += outcome.evaluated
+                signals.extend(outcome.signals)
+                pending = [sig for sig in outcome.signals if sig.decision != "WAIT"]
+                if outcome.trace is not None:
+                    traces[t_close] = outcome.trace
+
+            equity_curve.append((t_close, equity))
+            done = k + 1
+            if progress is not None:
+                progress(done, self.hours, t_close, equity)
+
+        symbol_hours = int(sum(int((rows[:done] >= 0).sum()) for rows in self.rows))
+        warnings = self._warnings(missing_funding, unfilled, interrupted)
+        return BacktestResult(
+            request=self.request,
+            settings=st,
+            start=self.start,
+            end=self.times[done] if interrupted else self.end,
+            symbols=self.symbols,
+            skipped=dict(self.data.skipped),
+            data_dir=self.data.data_dir,
+            equity=equity_curve,
+            trades=book.trades,
+            positions=book.closed,
+            open_positions=[t.position for t in book.open.values()],
+            fills=book.fills,
+            signals=signals,
+            warnings=warnings,
+            news=self.news.description,
+            news_source=self.news.name,
+            news_symbol_hours=news_hours + getattr(self.news, "answered", 0),
+            interrupted=interrupted,
+            hours=self.hours,
+            hours_done=done,
+            symbol_hours=symbol_hours,
+            decisions=decisions,
+            fees=book.fees,
+            funding=book.funding,
+            exposure_hours=exposure_hours,
+            gross_exposure=gross,
+            btc=btc,
+            traces=traces,
+        )
+
+    def _decide(
+        self,
+        k: int,
+        as_of: datetime,
+        equity: Decimal,
+        book: Book,
+        picked: list[int],
+        traced: bool,
+        no_news: dict[str, NewsAssessment],
+    ) -> "_Decision":
+        """The Risk Manager at one hour on the picked symbols, as the cycle would call it.
+
+        Outside traced hours, symbols (or the whole hour) that the Risk Manager's own veto
+        functions already turn into WAIT whatever else holds are not evaluated: a symbol with
+        an open position, a tripped circuit breaker, a book at its maximum of positions.
+        """
+        st = self.settings
+        rs = st.risk
+        portfolio = book.portfolio(equity)
+        change = self.ref_change[k]
+        btc_change = float(change) if change == change else None
+        with_news = not isinstance(self.news, NoNews)
+        if not traced and (
+            vetoes.max_positions_veto(len(book.open), rs) is not None
+            or vetoes.circuit_breaker_veto(portfolio, as_of, rs) is not None
+        ):
+            return _Decision([], 0, None)
+        inputs: list[SymbolInputs] = []
+        universe: dict[str, list[Reason]] = {}
+        for j in picked:
+            s, row = self.series[j], int(self.rows[j][k])
+            if not traced and vetoes.position_open_veto(s.symbol, portfolio) is not None:
+                continue
+            snap = s.snapshot(row, as_of)
+            why = eligibility_reasons(snap, as_of, st)
+            universe[s.symbol] = why
+            if not why:
+                news = (self._news(j, k, as_of) if with_news else None) or no_news[s.symbol]
+                inputs.append(SymbolInputs(snap, s.analysis(row, as_of), news))
+        decided = (
+            decide(inputs, btc_change_4h_pct=btc_change, portfolio=portfolio, settings=st)
+            if inputs
+            else []
+        )
+        trace = Trace(as_of, portfolio, btc_change, universe, decided) if traced else None
+        return _Decision(decided, len(inputs), trace)
+
+    def _news(self, j: int, k: int, as_of: datetime) -> NewsAssessment | None:
+        row = self.rows[j][k]
+        ratio = self.series[j].columns["volatility_ratio"][row] if row >= 0 else float("nan")
+        return self.news.answer(self.symbols[j], as_of, None if ratio != ratio else float(ratio))
+
+    def _warnings(
+        self, missing: dict[str, list[datetime]], unfilled: list[str], interrupted: bool
+    ) -> list[str]:
+        out: list[str] = []
+        if interrupted:
+            out.append("interrupted: the results cover only the hours completed before the stop")
+        for symbol, why in self.data.skipped.items():
+            if symbol in self.request.symbols:
+                out.append(f"{symbol}: not in the backtest ({why})")
+        for j, s in enumerate(self.series):
+            have = self.rows[j] >= 0
+            if not have.any():
+                out.append(f"{s.symbol}: no bars in the span")
+                continue
+            first, last = int(np.argmax(have)), len(have) - 1 - int(np.argmax(have[::-1]))
+            if first > 0:
+                out.append(f"{s.symbol}: data starts {self.times[first]:%Y-%m-%d %H:%M}")
+            if last < self.hours - 1:
+                out.append(f"{s.symbol}: data ends {self.times[last + 1]:%Y-%m-%d %H:%M}")
+            if len(s.funding_ns) == 0:
+                out.append(f"{s.symbol}: no funding history: funding cannot be charged")
+        for symbol, times in sorted(missing.items()):
+            out.append(
+                f"{symbol}: no funding rate in the history for {len(times)} settlement(s) "
+                f"while a position was open ({times[0]:%Y-%m-%d %H:%M} .. "
+                f"{times[-1]:%Y-%m-%d %H:%M} UTC): nothing was charged for them"
+            )
+        if unfilled:
+            out.append(f"{len(unfilled)} entry signal(s) not filled: " + "; ".join(unfilled[:5]))
+        return out
+
+
+def run_backtest(
+    settings: Settings,
+    request: BacktestRequest,
+    *,
+    news: NewsSource | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> BacktestResult:
+    return Backtest(settings, request, news=news).run(progress=progress, should_stop=should_stop)

@@ -1,0 +1,543 @@
+"""The execution engine: signals in, positions managed to the exit, in every mode.
+
+It drives the pure lifecycle (`execution.lifecycle`) with prices from a feed, asks the broker
+to execute what the rules decide, and keeps the account-level rules: funding every 8 h (paper),
+the daily loss circuit breaker, news-panic exits and the portfolio the Risk Manager sees.
+
+Time is always passed in (`as_of`, `until`, `now`): the engine never reads a clock.
+Every step is idempotent: a bar already applied to a position is skipped (the position records
+the time of its last step), a funding settlement is booked once per position, an entry once
+per signal. That is what lets a killed process restart and redo the hour it was in.
+"""
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from execution.broker import Applied, Broker, BrokerUnavailable, SyncReport
+from execution.lifecycle import (
+    Bar,
+    Exit,
+    StepResult,
+    apply_funding,
+    circuit_breaker_until,
+    exit_pnl_pct,
+    forced_exit,
+    r_multiple,
+    should_close_for_news,
+    step,
+)
+from execution.prices import PriceFeed, dec
+from execution.store import FundingPayment, StaleWrite, Store, iso, parse_time
+from sextant.config import Settings
+from sextant.models import (
+    ExecutionIntent,
+    MarketSnapshot,
+    NewsAssessment,
+    PortfolioState,
+    Reason,
+    Signal,
+)
+from sextant.positions import ExitReason, Fill, OrderRecord, Position
+from tools.broadcast.port import ExitEvent
+
+log = logging.getLogger("sextant.execution")
+HOUR = timedelta(hours=1)
+EPS = timedelta(microseconds=1)
+# Exits the lifecycle finds that only Sextant can execute; stops and targets rest on Bybit.
+TIME_BASED: tuple[str, ...] = ("stale_exit", "news_panic", "circuit_breaker", "manual")
+
+NewsFlags = Mapping[str, tuple[bool, bool]]  # symbol -> (close longs, close shorts)
+
+
+def news_flags(news: Mapping[str, NewsAssessment] | None) -> dict[str, tuple[bool, bool]]:
+    return {
+        s: (n.close_longs, n.close_shorts)
+        for s, n in (news or {}).items()
+        if n.close_longs or n.close_shorts
+    }
+
+
+def exit_event(pos: Position, fill: Fill) -> ExitEvent:
+    return ExitEvent(
+        position=pos,
+        fill=fill,
+        r_multiple=r_multiple(pos, fill).quantize(Decimal("0.0001")),
+        pnl_pct=exit_pnl_pct(pos, fill).quantize(Decimal("0.0001")),
+    )
+
+
+def book_equity(
+    store: Store, starting: Decimal, exclude_opened_from: datetime | None = None
+) -> Decimal:
+    """Paper equity from the store alone: start + realised - fees - funding + open PnL.
+
+    Positions opened at or after `exclude_opened_from` are left out entirely (not in this
+    view of the book), so the result is the very same Decimal a first attempt computed."""
+    positions = store.positions()
+    excluded = {
+        p.position_id
+        for p in positions
+        if exclude_opened_from is not None and p.opened_at >= exclude_opened_from
+    }
+    pnl, fees, funding = store.realized_totals(excluded)
+    eq = starting + pnl - fees - funding
+    for pos in positions:
+        if pos.is_open and pos.position_id not in excluded:
+            eq += pos.unrealized_pnl()
+    return eq
+
+
+def _ceil_hour(ts: datetime) -> datetime:
+    floor = ts.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == ts else floor + HOUR
+
+
+@dataclass
+class Activity:
+    """What a monitor pass or a cycle's execution did (for outputs, posts and logs)."""
+
+    intents: list[ExecutionIntent] = field(default_factory=list)
+    entries: list[tuple[Signal, Position]] = field(default_factory=list)
+    exits: list[tuple[Position, Fill]] = field(default_factory=list)
+    orders: list[OrderRecord] = field(default_factory=list)
+    positions: dict[str, Position] = field(default_factory=dict)  # touched, latest state
+    funding: int = 0
+    tripped: datetime | None = None
+    sync: SyncReport | None = None
+
+    def add(self, applied: Applied) -> None:
+        self.exits += applied.exits
+        self.orders += applied.orders
+        self.positions[applied.position.position_id] = applied.position
+
+    def merge(self, other: "Activity") -> None:
+        self.intents += other.intents
+        self.entries += other.entries
+        self.exits += other.exits
+        self.orders += other.orders
+        self.positions.update(other.positions)
+        self.funding += other.funding
+        self.tripped = other.tripped or self.tripped
+
+    @property
+    def exit_events(self) -> list[ExitEvent]:
+        return [exit_event(p, f) for p, f in self.exits]
+
+    @property
+    def fills(self) -> list[Fill]:
+        return [f for _, f in self.exits]
+
+
+class ExecutionEngine:
+    def __init__(self, settings: Settings, store: Store, broker: Broker, feed: PriceFeed) -> None:
+        self.settings = settings
+        self.store = store
+        self.broker = broker
+        self.feed = feed
+        self.s = settings.execution
+        self._exchange_equity: Decimal | None = None
+
+    # -- start and account ----------------------------------------------------------------
+
+    async def start(self) -> SyncReport:
+        with self.store.tx() as tx:
+            tx.set_default("starting_equity", str(self.settings.equity))
+            tx.set_default("mode", self.settings.mode)
+        report = await self.broker.start()
+        self._exchange_equity = await self.broker.equity()
+        for pos in report.adopted:
+            log.warning("adopted %s %s %s from the exchange (unknown to the database)",
+                        pos.position_id, pos.side, pos.symbol)
+        for note in report.notes:
+            log.warning("reconcile: %s", note)
+        return report
+
+    async def aclose(self) -> None:
+        await self.broker.aclose()
+        await self.feed.close()
+
+    def starting_equity(self) -> Decimal:
+        value = self.store.get("starting_equity")
+        return Decimal(value) if value is not None else self.settings.equity
+
+    def book_time(self) -> datetime | None:
+        """The latest hour the book has been brought to (monitor bars, a cycle's as_of)."""
+        return parse_time(self.store.get("book_time"))
+
+    def _advance_book_time(self, t: datetime) -> None:
+        current = self.book_time()
+        if current is None or t > current:
+            with self.store.tx() as tx:
+                tx.set("book_time", iso(t))  # type: ignore[arg-type]
+
+    def equity(self, exclude_opened_from: datetime | None = None) -> Decimal:
+        """Paper: start + realised PnL - fees - funding + open PnL at the last prices.
+
+        `exclude_opened_from`: leave out positions opened at or after that time (and their
+        entry fees), so a cycle that is redone after a crash sees the book as it was before
+        its own entries and decides exactly as it did the first time.
+        """
+        if self._exchange_equity is not None and self.broker.exchange_exits:
+            return self._exchange_equity
+        return book_equity(self.store, self.starting_equity(), exclude_opened_from)
+
+    def portfolio_at(self, as_of: datetime) -> PortfolioState:
+        """What the Risk Manager sees at `as_of`: the book before this cycle's own entries."""
+        before = [
+            p for p in self.store.open_positions() if p.opened_at < as_of
+        ]
+        equity = self.equity(exclude_opened_from=as_of)
+        day = self.store.day(as_of.date())
+        start = day.start_equity if day is not None else equity
+        until = None
+        for d in {as_of.date(), (as_of - EPS).date()}:
+            rec = self.store.day(d)
+            if rec is not None and rec.breaker_until is not None and rec.breaker_until > as_of:
+                until = max(until or rec.breaker_until, rec.breaker_until)
+        return PortfolioState(
+            equity=equity,
+            day_start_equity=start,
+            day_pnl=equity - start,
+            margin_used=sum((p.margin for p in before), Decimal(0)),
+            open_symbols=tuple(sorted({p.symbol for p in before})),
+            circuit_breaker_until=until,
+        )
+
+    # -- the analysis cycle's execution -----------------------------------------------------
+
+    async def execute(
+        self,
+        signals: Sequence[Signal],
+        *,
+        as_of: datetime,
+        cycle_id: str,
+        snapshots: Mapping[str, MarketSnapshot],
+        news: Mapping[str, NewsAssessment] | None = None,
+    ) -> Activity:
+        act = Activity()
+        book = self.book_time()
+        stale_book = book is not None and as_of < book
+        flags = news_flags(news)
+        with self.store.tx() as tx:
+            for sig in signals:
+                status = "wait" if sig.decision == "WAIT" else "recorded"
+                tx.put_signal(sig, cycle_id, status, overwrite=False)
+        # News panic first: it frees the slot and the margin before any entry.
+        if flags and not stale_book:
+            for pos in self.store.open_positions():
+                close_longs, close_shorts = flags.get(pos.symbol, (False, False))
+                if should_close_for_news(pos, close_longs, close_shorts):
+                    snap = snapshots.get(pos.symbol)
+                    price = self._quote(snap, pos.side, closing=True) or pos.last_price
+                    if price is not None:
+                        act.merge(await self._close(pos, "news_panic", price, as_of))
+        for sig in signals:
+            if sig.decision == "WAIT" or sig.side is None:
+                continue
+            act.intents.append(await self._enter(sig, as_of, cycle_id, snapshots, stale_book, act))
+        self._advance_book_time(as_of)
+        return act
+
+    @staticmethod
+    def _quote(snap: MarketSnapshot | None, side: str, closing: bool) -> Decimal | None:
+        if snap is None:
+            return None
+        buying = (side == "long") != closing
+        return dec(snap.ticker.ask if buying else snap.ticker.bid)
+
+    async def _enter(
+        self,
+        sig: Signal,
+        as_of: datetime,
+        cycle_id: str,
+        snapshots: Mapping[str, MarketSnapshot],
+        stale_book: bool,
+        act: Activity,
+    ) -> ExecutionIntent:
+        assert sig.side is not None and sig.entry is not None and sig.quantity is not None
+        assert sig.stop_loss is not None and sig.take_profit_1 is not None
+        assert sig.take_profit_2 is not None and sig.leverage is not None
+        base = {
+            "signal_id": sig.signal_id,
+            "symbol": sig.symbol,
+            "side": sig.side,
+            "quantity": sig.quantity,
+            "entry": sig.entry,
+            "stop_loss": sig.stop_loss,
+            "take_profit_1": sig.take_profit_1,
+            "take_profit_2": sig.take_profit_2,
+            "leverage": sig.leverage,
+            "mode": self.settings.mode,
+        }
+
+        def intent(status: str, code: str = "", message: str = "") -> ExecutionIntent:
+            reasons = [Reason(code=code, kind="info", message=message)] if code else []
+            with self.store.tx() as tx:
+                tx.set_signal_status(sig.signal_id, status, message)
+            return ExecutionIntent(status=status, reasons=reasons, **base)  # type: ignore[arg-type]
+
+        if stale_book:
+            return intent(
+                "skipped", "as_of_before_book",
+                f"as_of {as_of:%F %H:%M} is before the book's latest time: recorded only",
+            )
+        snap = snapshots.get(sig.symbol)
+        if snap is None:
+            return intent("skipped", "no_snapshot", "no market snapshot for the entry")
+        # Defence in depth: the Risk Manager already applied these with the same book.
+        open_now = [p for p in self.store.open_positions() if p.position_id != sig.signal_id]
+        if any(p.symbol == sig.symbol for p in open_now):
+            return intent("skipped", "position_already_open", f"{sig.symbol} already has one")
+        opened_here = self.store.position(sig.signal_id)
+        if opened_here is None and len(open_now) >= self.settings.risk.max_open_positions:
+            return intent("skipped", "max_open_positions", "the book is full")
+        try:
+            result = await self.broker.open(sig, market=snap.market, price=sig.entry, time=as_of)
+        except BrokerUnavailable as exc:
+            # a pending entry is settled by the next sync (booked if it did fill)
+            log.error("entry %s: exchange unavailable: %s", sig.signal_id, exc)
+            return intent("skipped", "exchange_unavailable", str(exc)[:300])
+        if result.position is not None:
+            act.entries.append((sig, result.position))
+            act.positions[result.position.position_id] = result.position
+        act.orders += result.orders
+        if result.status in ("filled", "partially_filled", "exists"):
+            pos = result.position
+            # the same note when a redone cycle finds its entry already made: deterministic
+            note = "" if pos is None else f"opened {pos.initial_quantity} @ {pos.entry_price}"
+            log.info("entry %s %s %s", sig.signal_id, result.status, note)
+            it = intent("filled", "", note)
+            if pos is not None:
+                it = it.model_copy(
+                    update={"quantity": pos.initial_quantity, "entry": pos.entry_price}
+                )
+            return it
+        log.warning("entry %s rejected: %s", sig.signal_id, result.error)
+        return intent("rejected", "order_rejected", result.error)
+
+    # -- the position monitor ---------------------------------------------------------------
+
+    async def advance(self, until: datetime, flags: NewsFlags | None = None) -> Activity:
+        """Catch up to `until` over closed 1h bars: stops, targets, trailing, stale exits,
+        funding and the circuit breaker, hour by hour (the replay monitor, `run --once`,
+        and a restart after downtime)."""
+        act = Activity()
+        await self._sync(until, act)
+        positions = self.store.open_positions()
+        if positions:
+            after = _ceil_hour(min(p.last_step_at or p.opened_at for p in positions))
+            symbols = sorted({p.symbol for p in positions})
+            bars = await self.feed.bars(symbols, after, until)
+            funding: dict[str, list[tuple[datetime, Decimal]]] = {}
+            if not self.broker.exchange_exits:
+                # From the oldest entry, not from the bars' window: a settlement at the hour a
+                # killed process already stepped is still charged (once: the store dedups).
+                since = min(p.opened_at for p in positions)
+                for sym in symbols:
+                    funding[sym] = await self.feed.funding(sym, since, until) or []
+            by_time: dict[datetime, dict[str, Bar]] = {}
+            for sym, bs in bars.items():
+                for b in bs:
+                    by_time.setdefault(b.time, {})[sym] = b
+            times = sorted(set(by_time) | {t for fs in funding.values() for t, _ in fs})
+            for t in times:
+                for pos in self.store.open_positions():
+                    bar = by_time.get(t, {}).get(pos.symbol)
+                    if bar is None:
+                        continue
+                    if pos.last_step_at is not None and bar.time - HOUR < pos.last_step_at:
+                        continue  # the bar began before the position's last step (ticks)
+                    await self._step(pos, bar, flags, act)
+                for sym, fs in funding.items():
+                    for ft, rate in fs:
+                        if ft == t:
+                            act.funding += self._charge_funding(sym, ft, rate, act)
+                if t >= after:  # earlier times were observed when they happened
+                    await self._observe(t, act)
+        await self._observe(until, act)
+        self._advance_book_time(until)
+        return act
+
+    async def tick(self, now: datetime, flags: NewsFlags | None = None) -> Activity:
+        """One live monitor pass (every 30 s): sync with the exchange, then one tick per open
+        position at its last price."""
+        act = Activity()
+        await self._sync(now, act)
+        positions = self.store.open_positions()
+        if positions:
+            prices = await self.feed.prices(sorted({p.symbol for p in positions}), now)
+            for pos in positions:
+                price = prices.get(pos.symbol)
+                if price is None:
+                    continue
+                await self._step(pos, Bar.tick(now, price), flags, act)
+        await self._observe(now, act)
+        # book_time stays at the last bar / cycle hour: the next cycle's as_of (that hour) must
+        # not look older than the book because ticks ran past it
+        return act
+
+    async def _sync(self, t: datetime, act: Activity) -> None:
+        """Exchange brokers: book what the exchange did; an outage only skips this pass."""
+        if not self.broker.exchange_exits:
+            return
+        try:
+            act.sync = await self.broker.sync(t)
+            act.exits += act.sync.booked
+            self._exchange_equity = await self.broker.equity()
+        except BrokerUnavailable as exc:
+            log.error("sync with the exchange failed, retried next pass: %s", exc)
+
+    def _still_open(self, pid: str) -> bool:
+        pos = self.store.position(pid)
+        return pos is not None and pos.is_open
+
+    async def _step(
+        self, pos: Position, bar: Bar, flags: NewsFlags | None, act: Activity
+    ) -> Position:
+        close_longs, close_shorts = (flags or {}).get(pos.symbol, (False, False))
+        result = step(
+            pos,
+            bar,
+            self.s,
+            tp1_fraction=Decimal(str(self.settings.risk.tp1_close_fraction)),
+            close_for_news=should_close_for_news(pos, close_longs, close_shorts),
+        )
+        exits = result.exits
+        if self.broker.exchange_exits:
+            exits = [e for e in exits if e.reason in TIME_BASED]
+        if result.position == pos and not exits:
+            return pos
+        try:
+            applied = await self.broker.apply(pos, result, exits, time=bar.time)
+        except StaleWrite:
+            log.info("%s changed elsewhere; re-read", pos.position_id)
+            return self.store.position(pos.position_id) or pos
+        except BrokerUnavailable as exc:
+            log.error("%s: exchange unavailable, retried next pass: %s", pos.position_id, exc)
+            return pos
+        for p, f in applied.exits:
+            log.info("exit %s %s %s %s @ %s pnl %s", p.position_id, f.reason, p.symbol,
+                     f.quantity, f.price, f.pnl)
+        act.add(applied)
+        return applied.position
+
+    def _charge_funding(self, symbol: str, t: datetime, rate: Decimal, act: Activity) -> int:
+        """Paper funding at a settlement: positions open at `t` (opened before it) pay or
+        receive qty x mark x rate; booked once per position and settlement."""
+        n = 0
+        for pos in self.store.open_positions():
+            if pos.symbol != symbol or pos.opened_at >= t:
+                continue
+            mark = pos.last_price or pos.entry_price
+            new, amount = apply_funding(pos, rate, mark)
+            try:
+                with self.store.tx() as tx:
+                    if not tx.add_funding(
+                        FundingPayment(pos.position_id, symbol, t, rate, mark, amount)
+                    ):
+                        continue
+                    tx.update_position(pos, new)
+            except StaleWrite:
+                continue
+            n += 1
+            act.positions[pos.position_id] = new
+        return n
+
+    async def _observe(self, t: datetime, act: Activity) -> None:
+        """Record the day's equity and trip the daily loss circuit breaker when it is hit.
+
+        The book as the monitor sees it at `t`, before the cycle at `t` enters anything: a
+        redone hour (after a crash) observes exactly what the first attempt observed."""
+        eq = self.equity(exclude_opened_from=t)
+        day = (t - EPS).date()
+        with self.store.tx() as tx:
+            tx.ensure_day(day, eq, t)
+            if t.date() != day:  # exactly midnight: the new day starts with this equity
+                tx.ensure_day(t.date(), eq, t)
+        rec = self.store.day(day)
+        if rec is None:
+            return
+        if rec.breaker_until is None:
+            until = circuit_breaker_until(
+                rec.start_equity, eq, self.settings.risk.daily_loss_limit_pct, t - EPS
+            )
+            if until is None or until <= t:
+                return
+            pnl_pct = (eq - rec.start_equity) / rec.start_equity * 100
+            with self.store.tx() as tx:
+                tx.trip_breaker(day, until, t, pnl_pct.quantize(Decimal("0.0001")))
+            act.tripped = until
+            log.warning(
+                "daily loss circuit breaker: %.2f%% of the day's equity: no entries until %s",
+                pnl_pct, until,
+            )
+            rec = self.store.day(day)
+            assert rec is not None
+        if (
+            self.s.close_all_on_circuit_breaker
+            and rec.breaker_until is not None
+            and rec.breaker_tripped_at is not None
+            and rec.breaker_until > t
+        ):
+            # also after a restart that came between the trip and the closes
+            for pos in self.store.open_positions():
+                if pos.opened_at <= rec.breaker_tripped_at:
+                    price = pos.last_price or pos.entry_price
+                    act.merge(await self._close(pos, "circuit_breaker", price, t))
+
+    # -- manual and forced exits --------------------------------------------------------------
+
+    async def close(
+        self, symbols: Iterable[str] | None, *, now: datetime, reason: ExitReason = "manual"
+    ) -> Activity:
+        """Close the open positions of `symbols` (None: all) at the current price."""
+        act = Activity()
+        wanted = None if symbols is None else set(symbols)
+        positions = [
+            p for p in self.store.open_positions() if wanted is None or p.symbol in wanted
+        ]
+        if not positions:
+            return act
+        if self.broker.exchange_exits:
+            await self._sync(now, act)
+            positions = [p for p in positions if self._still_open(p.position_id)]
+        prices = await self.feed.prices(sorted({p.symbol for p in positions}), now)
+        for pos in positions:
+            fresh = self.store.position(pos.position_id) or pos
+            price = prices.get(pos.symbol) or fresh.last_price or fresh.entry_price
+            act.merge(await self._close(fresh, reason, price, now))
+        await self._observe(now, act)
+        return act
+
+    async def _close(
+        self, pos: Position, reason: ExitReason, price: Decimal, time: datetime
+    ) -> Activity:
+        act = Activity()
+        if not pos.is_open:
+            return act
+        seen = pos.model_copy(update={"last_price": price})
+        ex: Exit = forced_exit(pos, reason, price)
+        try:
+            applied = await self.broker.apply(pos, StepResult(position=seen), [ex], time=time)
+        except BrokerUnavailable as exc:
+            log.error("%s: %s exit failed, exchange unavailable: %s", pos.position_id, reason,
+                      exc)
+            return act
+        except StaleWrite:
+            fresh = self.store.position(pos.position_id)
+            if fresh is None or not fresh.is_open:
+                return act
+            applied = await self.broker.apply(
+                fresh,
+                StepResult(position=fresh.model_copy(update={"last_price": price})),
+                [forced_exit(fresh, reason, price)],
+                time=time,
+            )
+        for p, f in applied.exits:
+            log.info("exit %s %s %s %s @ %s", p.position_id, f.reason, p.symbol, f.quantity,
+                     f.price)
+        act.add(applied)
+        return act

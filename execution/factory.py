@@ -1,0 +1,48 @@
+"""Builds the execution engine of SEXTANT_MODE: paper (dry_run) or Bybit (demo, live)."""
+
+import os
+from collections.abc import Mapping
+
+from execution.broker import Broker
+from execution.engine import ExecutionEngine
+from execution.prices import BybitPriceFeed, PriceFeed, ReplayPriceFeed
+from execution.store import Store
+from sextant.config import ConfigError, Settings
+
+
+def check_mode(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    """Real money needs an explicit `SEXTANT_MODE=live` in the environment (a config file or
+    a default never switches it on) and both Bybit keys. Settings already refuse demo/live
+    without keys or with the replay market."""
+    env = os.environ if environ is None else environ
+    if settings.mode == "live":
+        if env.get("SEXTANT_MODE", "").strip().lower() != "live":
+            raise ConfigError(
+                "mode: live trading needs SEXTANT_MODE=live set explicitly in the environment"
+            )
+        if settings.bybit_api_key is None or settings.bybit_api_secret is None:
+            raise ConfigError("mode: live trading needs BYBIT_API_KEY and BYBIT_API_SECRET")
+
+
+def make_feed(settings: Settings) -> PriceFeed:
+    if settings.market.source == "bybit":
+        return BybitPriceFeed(settings)
+    return ReplayPriceFeed(settings)
+
+
+def make_broker(settings: Settings, store: Store) -> Broker:
+    if settings.mode == "dry_run":
+        from execution.paper import PaperBroker
+
+        return PaperBroker(settings, store)
+    from execution.bybit import BybitBroker
+
+    return BybitBroker(settings, store)
+
+
+def build_engine(
+    settings: Settings, *, store: Store | None = None, environ: Mapping[str, str] | None = None
+) -> ExecutionEngine:
+    check_mode(settings, environ)
+    store = store or Store.open(settings.state_dir)
+    return ExecutionEngine(settings, store, make_broker(settings, store), make_feed(settings))

@@ -1,0 +1,246 @@
+"""`sextant loop`: the 24/7 process, or a replay of the bundled data on simulated time.
+
+Live schedule (clock and sleep injected; tests drive them without waiting):
+- at each new 1h candle plus `cycle_delay_s`: the monitor catches up over the closed bar(s)
+  and charges funding, then the analysis cycle runs through the graph and executes;
+- between cycles, every `monitor_interval_s`: one monitor pass at the last price (stops,
+  trailing, targets, stale exits, news panic, circuit breaker; on Bybit first a sync that books
+  what the exchange filled);
+- the Coin Hunter runs inside each cycle's graph; its own cache (issue 3) keeps its queries
+  to one per `hunter_interval_hours`.
+
+Replay (`--replay-from T [--replay-to T2] --speed max|N`): hour by hour from T, the monitor
+steps open positions over each closed 1h bar (there are no 30 s ticks in the data), then the
+cycle runs at that hour. It exits 0 at T2 or at the end of the data.
+
+Restarts: every cycle is recorded in the store (running -> completed) and the graph runs with
+a SQLite checkpointer, one thread per cycle (thread id = cycle id). On start the loop continues
+after the last completed hour; an interrupted cycle resumes from its last finished node (in
+live mode only while it is younger than `resume_window_s`, otherwise it is abandoned). Every
+step it redoes is idempotent, so a replay killed at any point and restarted ends exactly where
+an uninterrupted one does.
+
+SIGTERM / SIGINT: the step in progress finishes, everything is persisted, exit code 0.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from execution.checkpoint import open_checkpointer, prune
+from execution.engine import Activity, ExecutionEngine
+from execution.lock import write_heartbeat
+from execution.runner import engine_flags, trading_hour
+from graph.graph import build_graph
+from graph.services import Services
+from sextant.cli.cycle import cycle_id_for
+from sextant.clock import Clock, FixedClock, floor_hour
+
+log = logging.getLogger("sextant.loop")
+HOUR = timedelta(hours=1)
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ReplayWindow:
+    start: datetime
+    end: datetime | None = None  # None: the end of the data
+    speed: float | None = None  # None: as fast as possible; N: N x real time
+
+
+class TradingLoop:
+    def __init__(
+        self,
+        services: Services,
+        engine: ExecutionEngine,
+        *,
+        state_dir: Path,
+        clock: Clock,
+        wall: Clock,
+        sleep: Sleep | None = None,
+        replay: ReplayWindow | None = None,
+        symbols: list[str] | None = None,
+    ) -> None:
+        self.services = services
+        self.engine = engine
+        self.settings = services.settings
+        self.s = services.settings.execution
+        self.state_dir = Path(state_dir)
+        self.clock = clock
+        self.wall = wall
+        self.replay = replay
+        self.symbols = symbols or list(self.settings.watchlist)
+        self._stop = asyncio.Event()
+        self._sleep = sleep or self._interruptible_sleep
+        self.last_cycle_as_of: datetime | None = None
+        self.last_cycle_finished_at: datetime | None = None
+        self.cycles_run = 0
+
+    # -- control ------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        log.info("stop requested: finishing the current step")
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def _interruptible_sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
+    def _beat(self, status: str) -> None:
+        write_heartbeat(
+            self.state_dir,
+            status=status,
+            last_cycle_as_of=self.last_cycle_as_of,
+            last_cycle_finished_at=self.last_cycle_finished_at,
+            mode=self.settings.mode,
+            replay=self.replay is not None,
+        )
+
+    # -- run ------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        last = self.engine.store.last_cycle()
+        if last is not None:
+            self.last_cycle_as_of = last.as_of
+            self.last_cycle_finished_at = last.finished_at
+        self._beat("starting")
+        try:
+            report = await self.engine.start()
+            if not report.empty:
+                log.warning("reconciliation: %s", report)
+            async with open_checkpointer(self.state_dir) as saver:
+                graph = build_graph().compile(checkpointer=saver)
+                if self.replay is not None:
+                    await self._run_replay(graph, saver)
+                else:
+                    await self._run_live(graph, saver)
+        except BaseException:
+            self._beat("failed")
+            raise
+        self._beat("stopped" if self.stopping else "finished")
+        return 0
+
+    # -- one cycle, checkpointed ------------------------------------------------------------
+
+    def _symbols(self) -> list[str]:
+        held = [p.symbol for p in self.engine.store.open_positions()]
+        return list(dict.fromkeys([*self.symbols, *held]))
+
+    async def _cycle(self, graph: Any, saver: Any, as_of: datetime, *, live: bool) -> Activity:
+        cycle_id = cycle_id_for(as_of)
+        config = {"configurable": {"thread_id": cycle_id}}
+        resume = False
+        existing = await graph.aget_state(config)
+        if existing.values:
+            age = self.wall.now() - as_of
+            if live and existing.next and age > timedelta(seconds=self.s.resume_window_s):
+                log.warning("cycle %s was interrupted %s ago: abandoned", cycle_id, age)
+                await saver.adelete_thread(cycle_id)
+                with self.engine.store.tx() as tx:
+                    tx.cycle_started(cycle_id, as_of, self.settings.mode, self.wall.now())
+                    tx.cycle_finished(cycle_id, "abandoned", self.wall.now(), {"age": str(age)})
+                return Activity()
+            resume = True
+            log.info("cycle %s resumes from its checkpoint (next: %s)", cycle_id,
+                     list(existing.next))
+        try:
+            _, _, act = await trading_hour(
+                self.services, self.engine, as_of=as_of, symbols=self._symbols(),
+                wall=self.wall, graph=graph, config=config, resume=resume,
+            )
+        except Exception:
+            if not resume:
+                raise
+            # A checkpoint that cannot be resumed (e.g. written by another version): start the
+            # cycle over. Its entries are idempotent, so nothing is opened twice.
+            log.exception("cycle %s could not resume: running it again", cycle_id)
+            await saver.adelete_thread(cycle_id)
+            _, _, act = await trading_hour(
+                self.services, self.engine, as_of=as_of, symbols=self._symbols(),
+                wall=self.wall, graph=graph, config=config, resume=False,
+            )
+        self.last_cycle_as_of = as_of
+        self.last_cycle_finished_at = self.wall.now()
+        self.cycles_run += 1
+        keep = {c.cycle_id for c in self.engine.store.cycles()[-self.s.checkpoint_keep_cycles :]}
+        await prune(saver, keep)
+        self._beat("running")
+        return act
+
+    async def _publish(self, act: Activity) -> None:
+        if not act.exits:
+            return
+        try:
+            await self.services.broadcaster.publish_exits(act.exit_events)
+        except Exception:  # a failing notifier never stops trading
+            log.exception("publishing exits failed")
+
+    # -- replay ---------------------------------------------------------------------------
+
+    async def _run_replay(self, graph: Any, saver: Any) -> None:
+        assert self.replay is not None
+        end = self.replay.end
+        data_end = await self.services.market.default_as_of(self.symbols)
+        end = data_end if end is None else min(end, data_end)
+        start = floor_hour(self.replay.start)
+        last = self.engine.store.last_cycle(status=None)
+        if last is not None:
+            # continue after the last completed hour; redo an hour that did not complete
+            nxt = last.as_of + HOUR if last.status in ("completed", "abandoned") else last.as_of
+            start = max(start, nxt)
+        log.info("replay from %s to %s", start, end)
+        hour = start
+        while hour <= end and not self.stopping:
+            if isinstance(self.clock, FixedClock):
+                self.clock.set(hour)
+            await self._cycle(graph, saver, hour, live=False)
+            hour += HOUR
+            if self.replay.speed:
+                await self._sleep(3600 / self.replay.speed)
+
+    # -- live -----------------------------------------------------------------------------
+
+    async def _run_live(self, graph: Any, saver: Any) -> None:
+        delay = timedelta(seconds=self.s.cycle_delay_s)
+        tick = timedelta(seconds=self.s.monitor_interval_s)
+        # cycles of past hours left running by a crash will not be redone: their hour is gone
+        current = floor_hour(self.clock.now())
+        for stale in self.engine.store.cycles(status="running"):
+            if stale.as_of < current:
+                await saver.adelete_thread(stale.cycle_id)
+                with self.engine.store.tx() as tx:
+                    tx.cycle_finished(stale.cycle_id, "abandoned", self.wall.now(),
+                                      {"reason": "interrupted; its hour has passed"})
+        while not self.stopping:
+            now = self.clock.now()
+            hour = floor_hour(now)
+            last = self.engine.store.last_cycle(status=None)
+            done = last is not None and last.as_of >= hour and last.status != "running"
+            try:
+                if not done and now >= hour + delay:
+                    await self._cycle(graph, saver, hour, live=True)
+                    continue
+                if self.engine.store.open_positions():
+                    act = await self.engine.tick(now, engine_flags(self.engine))
+                    await self._publish(act)
+                self._beat("running")
+            except Exception:
+                # 24/7: one failed step (data source down, a bug on one input) is logged and
+                # retried on the next pass; the positions keep their exchange-side stops.
+                log.exception("loop step failed at %s", now)
+                self._beat("error")
+                done = True
+            next_cycle = hour + delay if not done else hour + HOUR + delay
+            wake = min(next_cycle, now + tick)
+            await self._sleep(max(0.0, (wake - self.clock.now()).total_seconds()))

@@ -1,0 +1,62 @@
+"""The execution store: migrations, exact decimals, compare-and-swap, idempotent inserts."""
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from execution.store import FundingPayment, StaleWrite, Store
+from tests.execution.helpers import T0, pos
+
+
+def test_tables_and_migration_recorded_once(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    Store.open(tmp_path)  # a second open applies nothing again
+    with store.engine.connect() as conn:
+        names = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
+        rows = conn.execute(
+            text("SELECT component, version FROM schema_migrations WHERE component='execution'")
+        ).all()
+    assert {"positions", "orders", "fills", "signals", "funding_payments", "daily_equity",
+            "cycles", "broadcast_message_ids"} <= names
+    assert rows == [("execution", 1)]
+
+
+def test_positions_round_trip_exactly_and_update_compare_and_swap(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    p = pos(entry="0.1234567891", qty="123456.789")
+    with store.tx() as tx:
+        tx.insert_position(p)
+    assert store.position(p.position_id) == p  # decimals kept exactly (stored as text)
+    moved = p.model_copy(update={"stop_loss": Decimal("0.1")})
+    with store.tx() as tx:
+        tx.update_position(p, moved)
+    # a writer holding the old copy is refused instead of undoing the change
+    with pytest.raises(StaleWrite), store.tx() as tx:
+        tx.update_position(p, p.model_copy(update={"stop_loss": Decimal("0.05")}))
+    assert store.position(p.position_id) == moved
+
+
+def test_fills_and_funding_are_booked_once(tmp_path: Path) -> None:
+    from execution.lifecycle import apply_exit
+
+    store = Store.open(tmp_path)
+    p = pos()
+    _, fill = apply_exit(p, reason="tp1", quantity=Decimal("5"), price=Decimal("103"),
+                         fee=Decimal("0.1"), time=T0)
+    pay = FundingPayment(p.position_id, p.symbol, T0, Decimal("0.0001"), Decimal("100"),
+                         Decimal("0.1"))
+    with store.tx() as tx:
+        assert tx.add_fill("a", fill) and not tx.add_fill("a", fill)
+        assert tx.add_funding(pay) and not tx.add_funding(pay)
+    assert store.realized_totals() == (Decimal("15"), Decimal("0.1"), Decimal("0.1"))
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    p = pos()
+    with pytest.raises(RuntimeError), store.tx() as tx:
+        tx.insert_position(p)
+        raise RuntimeError("killed mid-way")
+    assert store.positions() == []
