@@ -178,6 +178,13 @@ class TradingLoop:
         self._beat("running")
         return act
 
+    async def _scheduled(self, now: datetime) -> None:
+        """Daily/weekly stats, Market Pulse slots and retries of queued posts, on our clock."""
+        try:
+            await self.services.broadcaster.on_tick(now)
+        except Exception:  # a failing notifier never stops trading
+            log.exception("scheduled posts failed")
+
     async def _publish(self, act: Activity) -> None:
         if not act.exits:
             return
@@ -205,6 +212,7 @@ class TradingLoop:
             if isinstance(self.clock, FixedClock):
                 self.clock.set(hour)
             await self._cycle(graph, saver, hour, live=False)
+            await self._scheduled(hour)
             hour += HOUR
             if self.replay.speed:
                 await self._sleep(3600 / self.replay.speed)
@@ -234,6 +242,7 @@ class TradingLoop:
                 if self.engine.store.open_positions():
                     act = await self.engine.tick(now, engine_flags(self.engine))
                     await self._publish(act)
+                await self._scheduled(now)
                 self._beat("running")
             except Exception:
                 # 24/7: one failed step (data source down, a bug on one input) is logged and

@@ -113,14 +113,6 @@ def _v1(conn: Connection) -> None:
             summary TEXT NOT NULL DEFAULT '{}'
         )""",
         "CREATE INDEX cycles_as_of ON cycles (status, as_of)",
-        """CREATE TABLE broadcast_message_ids (
-            position_id TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            message_id TEXT NOT NULL,
-            time TEXT NOT NULL,
-            PRIMARY KEY (position_id, channel, kind)
-        )""",
         """CREATE TABLE execution_kv (
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
@@ -133,7 +125,7 @@ MIGRATIONS = [
     Migration(
         COMPONENT,
         1,
-        "positions, orders, fills, signals, funding, daily equity, cycles, message ids, kv",
+        "positions, orders, fills, signals, funding, daily equity, cycles, kv",
         _v1,
     )
 ]
@@ -341,7 +333,7 @@ class Tx:
         )
         return res.rowcount == 1
 
-    # -- signals, days, cycles, message ids, kv --
+    # -- signals, days, cycles, kv --
     def put_signal(
         self, signal: Signal, cycle_id: str, status: str, note: str = "", *, overwrite: bool = True
     ) -> None:
@@ -412,18 +404,6 @@ class Tx:
             ),
             {"s": status, "now": iso(now), "sum": json.dumps(summary, default=_plain),
              "id": cycle_id},
-        )
-
-    def put_message_id(
-        self, position_id: str, channel: str, kind: str, message_id: str, time: datetime
-    ) -> None:
-        self.conn.execute(
-            text(
-                "INSERT INTO broadcast_message_ids VALUES (:p, :c, :k, :m, :t)"
-                " ON CONFLICT(position_id, channel, kind)"
-                " DO UPDATE SET message_id=excluded.message_id"
-            ),
-            {"p": position_id, "c": channel, "k": kind, "m": message_id, "t": iso(time)},
         )
 
     def set(self, key: str, value: str) -> None:
@@ -560,7 +540,7 @@ class Store:
         rows = self._rows("SELECT status FROM signals WHERE signal_id=:id", id=signal_id)
         return rows[0].status if rows else None
 
-    # -- days, cycles, message ids, kv --
+    # -- days, cycles, kv --
     def day(self, day: date) -> DayRecord | None:
         rows = self._rows("SELECT * FROM daily_equity WHERE day=:d", d=day.isoformat())
         return _day(rows[0]) if rows else None
@@ -590,16 +570,6 @@ class Store:
         sql += " ORDER BY as_of DESC LIMIT 1"
         rows = self._rows(sql, s=status)
         return _cycle(rows[0]) if rows else None
-
-    def message_id(self, position_id: str, channel: str, kind: str = "entry") -> str | None:
-        rows = self._rows(
-            "SELECT message_id FROM broadcast_message_ids"
-            " WHERE position_id=:p AND channel=:c AND kind=:k",
-            p=position_id,
-            c=channel,
-            k=kind,
-        )
-        return rows[0].message_id if rows else None
 
     def get(self, key: str) -> str | None:
         rows = self._rows("SELECT value FROM execution_kv WHERE key=:k", k=key)

@@ -144,3 +144,24 @@ def test_single_instance_lock(tmp_path: Path) -> None:
         InstanceLock(tmp_path).acquire()
     with InstanceLock(tmp_path):  # released with the holder
         pass
+
+
+async def test_scheduled_posts_run_on_the_loops_clock(tmp_path: Path) -> None:
+    """Stats and Market Pulse are due by the loop's (simulated) time: on_tick gets each hour."""
+    start = datetime(2025, 4, 7, 22, tzinfo=UTC)
+    clock = FixedClock(start)
+    loop, engine = make_loop(tmp_path / "s", clock,
+                             replay=ReplayWindow(start, start + 3 * H, None))
+    seen: list[datetime] = []
+    real = loop.services.broadcaster.on_tick
+
+    async def recording(now: datetime) -> list[str]:
+        seen.append(now)
+        return await real(now)
+
+    loop.services.broadcaster.on_tick = recording  # type: ignore[method-assign]
+    try:
+        assert await loop.run() == 0
+    finally:
+        await engine.aclose()
+    assert seen == [start + k * H for k in range(4)]  # 22:00 .. 01:00, across UTC midnight

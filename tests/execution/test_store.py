@@ -19,7 +19,7 @@ def test_tables_and_migration_recorded_once(tmp_path: Path) -> None:
             text("SELECT component, version FROM schema_migrations WHERE component='execution'")
         ).all()
     assert {"positions", "orders", "fills", "signals", "funding_payments", "daily_equity",
-            "cycles", "broadcast_message_ids"} <= names
+            "cycles"} <= names
     assert rows == [("execution", 1)]
 
 

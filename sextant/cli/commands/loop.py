@@ -51,6 +51,9 @@ class _Silent:
     async def publish_exits(self, exits: Sequence[Any]) -> list[str]:
         return []
 
+    async def on_tick(self, now: datetime) -> list[str]:
+        return []
+
     async def aclose(self) -> None:
         return None
 
