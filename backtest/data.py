@@ -66,7 +66,7 @@ def load_symbol(
     frames = {"1h": hourly}
     for tf in ("4h", "1d"):
         # The replay source's own composition (native bars, then the 1h resample).
-        frames[tf] = replay._higher_timeframe(symbol, tf, hourly, end)
+        frames[tf] = replay.higher_timeframe(symbol, tf, hourly, end)
     funding = None
     fpath = csv_store.funding_path(data_dir, symbol)
     if fpath is not None:

@@ -35,12 +35,11 @@ from sextant.risk.weights import (
     final_score_array,
     score_sides,
 )
-from tools.market_data.replay import FUNDING_MAX_AGE
+from tools.market_data.replay import FUNDING_MAX_AGE, OI_MAX_AGE
 
 HOUR_NS = 3_600_000_000_000
-# The replay source serves open interest only when its last point is at most this old
-# (tools/market_data/replay.py, `_open_interest`); the equivalence test holds the two together.
-REPLAY_OI_MAX_AGE_NS = int(timedelta(days=2).total_seconds()) * 1_000_000_000
+# The replay source serves open interest only when its last point is at most this old.
+REPLAY_OI_MAX_AGE_NS = int(OI_MAX_AGE.total_seconds()) * 1_000_000_000
 QUOTE_VOLUME_BARS = 24  # the replay ticker's 24h quote volume: the last 24 closed 1h bars
 _BAR_TIME_SUFFIX = ".bar_time"
 

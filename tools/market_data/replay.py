@@ -30,6 +30,8 @@ from tools.market_data.port import CollectResult, MarketDataError
 HOUR = timedelta(hours=1)
 # Funding older than this at as_of is treated as unknown rather than carried forward forever.
 FUNDING_MAX_AGE = timedelta(hours=24)
+# Only a recent open-interest series says anything about positioning now.
+OI_MAX_AGE = timedelta(days=2)
 
 
 def load_market_rules(data_dir: Path) -> dict[str, MarketInfo]:
@@ -134,7 +136,7 @@ class ReplayMarketData:
         hist = self.settings.market.history
         candles = {"1h": CandleFrame(symbol=symbol, timeframe="1h", df=closed.iloc[-hist.h1 :])}
         for tf in ("4h", "1d"):
-            frame = self._higher_timeframe(symbol, tf, closed, as_of)
+            frame = self.higher_timeframe(symbol, tf, closed, as_of)
             candles[tf] = CandleFrame(
                 symbol=symbol, timeframe=tf, df=frame.iloc[-hist.for_timeframe(tf) :]
             )
@@ -157,7 +159,7 @@ class ReplayMarketData:
             assumptions=assumptions,
         )
 
-    def _higher_timeframe(
+    def higher_timeframe(
         self, symbol: str, tf: str, closed_1h: pd.DataFrame, as_of: datetime
     ) -> pd.DataFrame:
         resampled = resample_ohlcv(closed_1h, tf)
@@ -210,8 +212,7 @@ class ReplayMarketData:
         if path is None:
             return None
         frame = csv_store.read_frame(path).loc[: pd.Timestamp(as_of)]
-        # Only a recent series says anything about positioning now.
-        if frame.empty or as_of - frame.index[-1].to_pydatetime() > timedelta(days=2):
+        if frame.empty or as_of - frame.index[-1].to_pydatetime() > OI_MAX_AGE:
             return None
         col = frame.columns[0]
         return OpenInterestHistory(
