@@ -10,8 +10,8 @@ Time within hour k (the 1h bar opening at T and closing at T + 1h):
 1. at T: funding settles on positions opened before T; entries decided at T fill at the bar's
    open plus slippage (taker fee);
 2. during the bar: `lifecycle.step` on every open position (stop before targets; stop moves and
-   time exits at the close); market exits pay slippage and the taker fee, resting targets the
-   maker fee;
+   time exits at the close); every exit, targets included (conditional market orders on
+   Bybit), fills at market: slippage from the trigger (or the open of a gap) and the taker fee;
 3. at T + 1h: positions are marked at the close, the day's PnL and circuit breaker updated, and
    the Risk Manager decides on the candidates with what closed by then: nothing later is read.
 """
@@ -308,7 +308,8 @@ class Backtest:
                 pos = res.position
                 trade.position = pos
                 for ex in res.exits:
-                    # As the paper broker fills: slippage on market exits, on the tick grid.
+                    # As the paper broker fills: slippage on market exits (all of them,
+                    # targets included), on the tick grid; the fee follows `ex.market`.
                     price = round_exit_price(pos, exit_fill_price(pos, ex, es.slippage_pct))
                     qty = min(ex.quantity, pos.quantity)
                     after, fill = apply_exit(

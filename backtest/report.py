@@ -91,8 +91,8 @@ def document(result: BacktestResult) -> dict[str, Any]:
             "funding_interval_hours": es.funding_interval_hours,
             "assumed_spread_pct": st.market.assumed_spread_pct,
             "entries": "next bar open + slippage, taker fee",
-            "exits": "stop first when a bar touches stop and target; market exits pay slippage "
-            "and the taker fee, resting targets the maker fee",
+            "exits": "stop first when a bar touches stop and target; every exit (targets are "
+            "conditional market orders) pays slippage and the taker fee",
         },
         "news": {
             "source": result.news_source,

@@ -6,8 +6,11 @@ targets when both are touched), stop moves applied at the end of the bar, and th
 exits (stale, news panic, circuit breaker) at the bar's close.
 
 Simulated brokers (paper, backtest) turn exits into fills with `apply_exit()`. On Bybit, stop and
-targets are resting reduce-only orders the exchange fills itself; the live broker uses the
-stop moves and the time-based exits, and books the exchange's fills with `apply_exit()` too.
+targets rest on the exchange as reduce-only conditional market orders the exchange fills itself;
+the live broker uses the stop moves and the time-based exits, and books the exchange's fills with
+`apply_exit()` too. Because a triggered target is a market order, every exit `step()` returns is
+a market exit: the simulated brokers fill it with slippage against the position and the taker fee,
+exactly like the stop.
 """
 
 from dataclasses import dataclass, field
@@ -45,7 +48,10 @@ class Exit:
     reason: ExitReason
     quantity: Decimal
     price: Decimal  # trigger price, or the open when the bar gapped through it
-    market: bool  # True: a market order (taker + slippage); False: resting order's price
+    # True: a market order (taker fee + slippage from `price`). Every exit `step()` finds is one,
+    # targets included (conditional market orders on Bybit); False would be a resting limit
+    # order filled at `price` with the maker fee, which the lifecycle does not produce.
+    market: bool
 
 
 @dataclass(frozen=True)
@@ -162,18 +168,19 @@ def step(
         seen = pos.model_copy(update={"last_price": bar.close, "last_step_at": bar.time})
         return StepResult(position=seen, exits=exits)
 
-    # 2. Targets. TP1 closes part, TP2 the rest; both may fill in one strong bar.
+    # 2. Targets. TP1 closes part, TP2 the rest; both may fill in one strong bar. They are
+    # conditional market orders on Bybit: filled at market (slippage, taker fee) like the stop.
     if not tp1_done:
         hit = _touched(pos, pos.take_profit_1, bar, adverse=False)
         if hit is not None:
             qty = tp1_quantity(pos, tp1_fraction)
-            exits.append(Exit("tp1", qty, hit, market=hit != pos.take_profit_1))
+            exits.append(Exit("tp1", qty, hit, market=True))
             remaining -= qty
             tp1_done = True
     if tp1_done and remaining > 0:
         hit = _touched(pos, pos.take_profit_2, bar, adverse=False)
         if hit is not None:
-            exits.append(Exit("tp2", remaining, hit, market=hit != pos.take_profit_2))
+            exits.append(Exit("tp2", remaining, hit, market=True))
             remaining = ZERO
 
     # 3. End of bar: best price and stop moves take effect from the next bar on.
@@ -210,7 +217,8 @@ def step(
 
 
 def exit_fill_price(pos: Position, ex: Exit, slippage_pct: Decimal) -> Decimal:
-    """Market exits pay slippage against the position; resting orders fill at their price."""
+    """Market exits (stops, targets, time exits) pay slippage against the position, from the
+    trigger or from the open when the bar gapped through it; a limit exit fills at its price."""
     if not ex.market or slippage_pct == 0:
         return ex.price
     return ex.price * (1 - pos.sign * slippage_pct / HUNDRED)
@@ -325,7 +333,10 @@ def round_exit_price(pos: Position, price: Decimal) -> Decimal:
 
 
 def fee_for(notional: Decimal, market: bool, s: ExecutionSettings) -> Decimal:
-    """Taker fee for market orders, maker fee for resting ones (Bybit's rates in settings)."""
+    """Taker fee for market orders, maker fee for limit ones (Bybit's rates in settings).
+
+    Entries and every lifecycle exit are market orders (taker); the maker rate only applies to
+    an exit with `market=False`, which the lifecycle currently never produces."""
     return notional * (s.taker_fee_pct if market else s.maker_fee_pct) / HUNDRED
 
 

@@ -1,9 +1,11 @@
 """Paper broker (SEXTANT_MODE=dry_run): simulated fills, Bybit's fees, the same store.
 
 Entries fill at the quote plus slippage (settings) on the tick grid; exits found by the
-lifecycle fill at their trigger (resting take-profits, maker fee) or at market (stops, gaps,
-time-based exits: taker fee plus slippage). Protective orders are recorded as simulated
-resting orders so the book looks the same in every mode. Funding is charged by the engine.
+lifecycle (stops, take-profits, time-based exits) fill at market: the trigger, or the open when
+the bar gapped through it, less slippage against the position, on the tick grid, with the taker
+fee. On Bybit the take-profits are conditional market orders too, so paper pays what live pays.
+Protective orders are recorded as simulated resting conditional orders so the book looks the
+same in every mode. Funding is charged by the engine.
 No keys, no network.
 """
 

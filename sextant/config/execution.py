@@ -27,7 +27,15 @@ class ExecutionSettings(Section):
     )
     # -- paper broker and backtest costs (Bybit's standard non-VIP rates) --
     taker_fee_pct: Decimal = Field(Decimal("0.055"), ge=0, le=1, description="Taker fee, %.")
-    maker_fee_pct: Decimal = Field(Decimal("0.02"), ge=-1, le=1, description="Maker fee, %.")
+    maker_fee_pct: Decimal = Field(
+        Decimal("0.02"),
+        ge=-1,
+        le=1,
+        description=(
+            "Maker fee, %. Only for limit (non-market) exits, which the lifecycle does not "
+            "produce: targets are conditional market orders and pay the taker fee."
+        ),
+    )
     slippage_pct: Decimal = Field(
         Decimal("0.05"), ge=0, le=5, description="Paper/backtest market-order slippage, %."
     )

@@ -10,10 +10,12 @@ from execution.lifecycle import (
     apply_funding,
     circuit_breaker_until,
     entry_fill_price,
+    exit_fill_price,
     exit_pnl_pct,
     fee_for,
     funding_times,
     r_multiple,
+    round_exit_price,
     should_close_for_news,
     step,
     tp1_quantity,
@@ -29,32 +31,45 @@ S = es()
 def test_tp1_closes_half_then_the_stop_trails_2pct_from_the_high() -> None:
     p = pos()  # long 10 @ 100, stop 98 (R = 2), TP1 103 (1.5R), TP2 105 (2.5R)
     r = step(p, bar(T0 + H, "100.5", "103.2", "100.2", "102.8"), S)
-    # high 103.2 >= TP1 103: half of 10 on the 0.1 lot grid = 5.0 fills at 103, a resting order
-    assert r.exits == [Exit("tp1", D("5.0"), D("103"), market=False)]
+    # high 103.2 >= TP1 103: half of 10 on the 0.1 lot grid = 5.0; the target is a conditional
+    # market order (as on Bybit): triggered at 103, it fills at market like a stop
+    assert r.exits == [Exit("tp1", D("5.0"), D("103"), market=True)]
     # end of bar: best 103.2 is +3.2% >= 2.5% -> breakeven 100 x 1.0015 = 100.15; TP1 done ->
     # trail 103.2 x 0.98 = 101.136, floored to the 0.01 tick = 101.13: the tighter one wins
     assert r.stop_moves == [StopMove(old=D("98"), new=D("101.13"), reason="trail")]
     assert r.position.stop_loss == D("101.13") and r.position.tp1_done
-    after, fill = apply_exit(r.position, reason="tp1", quantity=D("5.0"), price=D("103"),
-                             fee=D("0"), time=T0 + H)
-    assert fill.pnl == D("15.0")  # (103 - 100) x 5
+    # the fill: 103 less 0.05 % slippage = 102.9485, floored to the 0.01 tick = 102.94; taker fee
+    # 0.055 % of 102.94 x 5 = 514.70 x 0.00055 = 0.283085
+    price = round_exit_price(r.position, exit_fill_price(r.position, r.exits[0], S.slippage_pct))
+    fee = fee_for(price * D("5.0"), r.exits[0].market, S)
+    assert (price, fee) == (D("102.94"), D("0.283085"))
+    after, fill = apply_exit(r.position, reason="tp1", quantity=D("5.0"), price=price,
+                             fee=fee, time=T0 + H)
+    assert fill.pnl == D("14.70")  # (102.94 - 100) x 5
     assert after.quantity == D("5.0") and after.status == "open"
-    assert r_multiple(p, fill) == D("1.5")  # 15 / (2 x 5)
+    assert after.fees_paid == D("0.283085")
+    assert r_multiple(p, fill) == D("1.47")  # 14.70 / (2 x 5): slippage costs 0.03R of 1.5R
 
     r2 = step(after, bar(T0 + 2 * H, "102.8", "105.1", "102.0", "104.9"), S)
-    # low 102.0 stays above the 101.13 stop; high 105.1 >= TP2 105 closes the other 5
-    assert r2.exits == [Exit("tp2", D("5.0"), D("105"), market=False)]
-    done, fill2 = apply_exit(r2.position, reason="tp2", quantity=D("5.0"), price=D("105"),
-                             fee=D("0"), time=T0 + 2 * H)
-    assert fill2.pnl == D("25.0") and done.status == "closed" and done.exit_reason == "tp2"
-    assert done.realized_pnl == D("40.0")
-    assert r_multiple(p, fill2) == D("2.5")
+    # low 102.0 stays above the 101.13 stop; high 105.1 >= TP2 105 closes the other 5 at market
+    assert r2.exits == [Exit("tp2", D("5.0"), D("105"), market=True)]
+    # 105 x 0.9995 = 104.9475 -> 104.94; taker fee 104.94 x 5 = 524.70 x 0.00055 = 0.288585
+    price2 = round_exit_price(r2.position, exit_fill_price(r2.position, r2.exits[0],
+                                                           S.slippage_pct))
+    fee2 = fee_for(price2 * D("5.0"), r2.exits[0].market, S)
+    assert (price2, fee2) == (D("104.94"), D("0.288585"))
+    done, fill2 = apply_exit(r2.position, reason="tp2", quantity=D("5.0"), price=price2,
+                             fee=fee2, time=T0 + 2 * H)
+    assert fill2.pnl == D("24.70") and done.status == "closed" and done.exit_reason == "tp2"
+    assert done.realized_pnl == D("39.40")  # 14.70 + 24.70
+    assert done.fees_paid == D("0.571670")  # 0.283085 + 0.288585
+    assert r_multiple(p, fill2) == D("2.47")  # 24.70 / (2 x 5)
 
 
 def test_tp1_and_tp2_in_one_strong_bar() -> None:
     r = step(pos(), bar(T0 + H, "100.2", "105.5", "100.1", "105.2"), S)
-    assert [(e.reason, e.quantity, e.price) for e in r.exits] == [
-        ("tp1", D("5.0"), D("103")), ("tp2", D("5.0"), D("105"))]
+    assert [(e.reason, e.quantity, e.price, e.market) for e in r.exits] == [
+        ("tp1", D("5.0"), D("103"), True), ("tp2", D("5.0"), D("105"), True)]
 
 
 def test_tp1_half_on_the_lot_grid() -> None:
@@ -105,7 +120,12 @@ def test_short_breakeven_and_trail_mirror_the_long() -> None:
     # -2.5% in the short's favour -> 100 x (1 - 0.0015) = 99.85 (rounded up, toward entry)
     assert r.position.stop_loss == D("99.85")
     r2 = step(r.position, bar(T0 + 2 * H, "97.8", "98", "95.4", "95.9"), S)
-    assert r2.exits == [Exit("tp1", D("5.0"), D("95.5"), market=False)]
+    assert r2.exits == [Exit("tp1", D("5.0"), D("95.5"), market=True)]  # a market order
+    # slippage against the short: 95.5 x 1.0005 = 95.54775, rounded up to the tick = 95.55
+    tp1 = round_exit_price(r2.position, exit_fill_price(r2.position, r2.exits[0],
+                                                        S.slippage_pct))
+    assert tp1 == D("95.55")
+    assert fee_for(tp1 * D("5.0"), r2.exits[0].market, S) == D("0.2627625")  # 477.75 x 0.055 %
     # trail: best 95.4 x 1.02 = 97.308 -> ceiling to the tick = 97.31, below 99.85: tighter
     assert r2.stop_moves == [StopMove(old=D("99.85"), new=D("97.31"), reason="trail")]
 

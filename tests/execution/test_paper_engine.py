@@ -105,28 +105,29 @@ async def test_tp1_then_trailing_stop_fees_and_equity_by_hand(tmp_path: Path) ->
     ]
     act = await engine.advance(T0 + 2 * H)
     assert [(f.reason, f.quantity, f.price, f.fee) for f in act.fills] == [
-        # TP1 rests at its price: maker 0.02 % of 5 x 103 = 0.103
-        ("tp1", D("5.0"), D("103"), D("0.1030")),
+        # TP1 is a conditional market order (as on Bybit): triggered at 103, it fills at
+        # 103 x (1 - 0.05 %) = 102.9485 -> 102.94 (floor); taker 0.055 % of 5 x 102.94 = 0.283085
+        ("tp1", D("5.0"), D("102.94"), D("0.283085")),
         # the stop fills at market: 101.13 x (1 - 0.05 %) = 101.079435 -> 101.07 (floor);
         # taker 0.055 % of 5 x 101.07 = 0.2779425
         ("trailing_stop", D("5.0"), D("101.07"), D("0.27794250")),
     ]
     [closed] = engine.store.positions()
     assert closed.status == "closed" and closed.exit_reason == "trailing_stop"
-    # realised (103 - 100.05) x 5 + (101.07 - 100.05) x 5 = 14.75 + 5.10 = 19.85
-    assert closed.realized_pnl == D("19.85")
-    assert closed.fees_paid == D("0.9312175")  # 0.550275 + 0.103 + 0.2779425
-    assert engine.equity() == D("10018.9187825")
+    # realised (102.94 - 100.05) x 5 + (101.07 - 100.05) x 5 = 14.45 + 5.10 = 19.55
+    assert closed.realized_pnl == D("19.55")
+    assert closed.fees_paid == D("1.1113025")  # 0.550275 + 0.283085 + 0.2779425
+    assert engine.equity() == D("10018.4386975")  # 10000 + 19.55 - 1.1113025
     states = {o.client_order_id.rsplit("-", 1)[1]: o.status
               for o in engine.store.orders(sig.signal_id)}
     assert states == {"e": "filled", "t1": "filled", "sl": "cancelled", "s1": "filled",
                       "t2": "cancelled"}
     # every exit is an ExitEvent for the broadcaster, with R and net PnL %
     # R: the risk of 5 units at entry is |100.05 - 98| x 5 = 10.25
-    assert [e.r_multiple for e in act.exit_events] == [D("1.4390"), D("0.4976")]  # 14.75, 5.10
-    # net % of the 5 units' entry notional 500.25: (14.75 - 0.103 - 0.2751375) / 500.25
-    # = 14.3718625 / 500.25 = 2.87294 %
-    assert act.exit_events[0].pnl_pct == D("2.8729")
+    assert [e.r_multiple for e in act.exit_events] == [D("1.4098"), D("0.4976")]  # 14.45, 5.10
+    # net % of the 5 units' entry notional 500.25: (14.45 - 0.283085 - 0.2751375) / 500.25
+    # = 13.8917775 / 500.25 = 2.77697 %
+    assert act.exit_events[0].pnl_pct == D("2.7770")
 
 
 async def test_funding_every_8h_once(tmp_path: Path) -> None:

@@ -117,10 +117,15 @@ async def test_a_replayed_month_of_paper_trades(tmp_path: Path) -> None:
     xrp = by_id["sx-25031200-XRP-L"]
     assert (xrp.entry_price, xrp.take_profit_1) == (D("2.1711"), D("2.2351"))
     bars = candles("XRP/USDT:USDT", "2025-03-12 00:00", "2025-03-12 02:00")
-    # the 01:00 bar reaches 2.2449 >= 2.2351: half (1728) closes at TP1, a resting order
+    # the 01:00 bar (open 2.1799, below TP1: no gap) reaches 2.2449 >= 2.2351: half (1728)
+    # closes at TP1, a conditional market order: 2.2351 less 0.05 % slippage = 2.23398245 ->
+    # 2.2339 (floored to the 0.0001 tick), taker fee 0.055 % of 1728 x 2.2339 = 2.12309856
     tp1, trail = [f for f in fills if f.position_id == xrp.position_id and f.kind == "exit"]
     assert bars.loc["2025-03-12 01:00", "high"] == 2.2449
-    assert (tp1.quantity, tp1.price, tp1.time.hour) == (D("1728"), D("2.2351"), 2)
+    assert bars.loc["2025-03-12 01:00", "open"] < 2.2351
+    assert (tp1.quantity, tp1.price, tp1.time.hour) == (D("1728"), D("2.2339"), 2)
+    assert tp1.fee == D("2.12309856")
+    assert tp1.pnl == D("108.5184")  # (2.2339 - 2.1711) x 1728
     # then the stop trails the best price 2.2449 by 2 %: 2.200002 -> 2.2000 (floored); the
     # 02:00 bar opens at 2.2284 and dips to 2.1876: out at 2.2000 less slippage = 2.1989
     assert xrp.stop_loss == D("2.2000")
