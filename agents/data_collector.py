@@ -10,12 +10,13 @@ from langgraph.runtime import Runtime
 from graph.context import Context, services_of
 from graph.services import Services
 from graph.state import Candidate, CycleState
+from sextant.clock import floor_hour
 from sextant.config import normalise_symbol
 from sextant.eligibility import eligibility_reasons
 from sextant.market_context import change_pct
 from sextant.models import Reason, UniverseEntry, utc
 from sextant.reasons import Code
-from tools.market_data.port import CollectResult
+from tools.market_data.port import CollectResult, MarketDataError
 
 
 def parse_as_of(value: datetime | str | None) -> datetime | None:
@@ -29,7 +30,12 @@ def parse_as_of(value: datetime | str | None) -> datetime | None:
 async def resolve_as_of(state: CycleState, services: Services, symbols: list[str]) -> datetime:
     as_of = parse_as_of(state.get("as_of"))
     if as_of is None:
-        as_of = await services.market.default_as_of(symbols)
+        try:
+            as_of = await services.market.default_as_of(symbols)
+        except MarketDataError:
+            # No data for any symbol (e.g. Studio asked for an unknown one): analyse "now";
+            # collect() then reports every symbol with its reason and the cycle completes.
+            as_of = floor_hour(services.clock.now())
     return as_of
 
 

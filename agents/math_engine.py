@@ -25,9 +25,9 @@ def math_engine(state: CycleState, runtime: Runtime[Context]) -> dict:
         snap = state["snapshots"][symbol]
         try:
             analyses[symbol] = math_for(snap, services)
-        except (ValueError, KeyError, IndexError) as exc:
-            # One symbol's bad data must not cost the cycle.
-            errors.append(SymbolError(symbol=symbol, stage="math", error=str(exc)))
+        except Exception as exc:
+            msg = f"{type(exc).__name__}: {str(exc)[:200]}"
+            errors.append(SymbolError(symbol=symbol, stage="math", error=msg))
     return {
         "analyses": analyses,
         "errors": errors,

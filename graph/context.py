@@ -4,6 +4,8 @@ Studio passes an empty context: settings then come from the environment and adap
 from them once per settings object.
 """
 
+import hashlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +13,8 @@ from graph.services import Services, build_services
 from sextant.config import Settings, load_settings
 
 _built: dict[str, Services] = {}
+# Parallel branches (Hunter and Collector) resolve services at the same moment: build once.
+_lock = threading.Lock()
 
 
 @dataclass
@@ -33,10 +37,22 @@ def services_of(ctx: Context | None) -> Services:
     if ctx is not None and ctx.services is not None:
         return ctx.services
     settings = settings_of(ctx)
-    key = settings.model_dump_json()
-    if key not in _built:
-        _built[key] = build_services(settings)
-    services = _built[key]
+    key = _cache_key(settings)
+    with _lock:
+        if key not in _built:
+            _built[key] = build_services(settings)
+        services = _built[key]
     if ctx is not None:
         ctx.services = services
     return services
+
+
+def _cache_key(settings: Settings) -> str:
+    """Settings JSON masks secrets; a digest of them keeps two key sets apart (never stored)."""
+    secrets = [
+        v.get_secret_value() if v is not None else ""
+        for v in (settings.openrouter_api_key, settings.bybit_api_key,
+                  settings.bybit_api_secret, settings.telegram_bot_token)
+    ]
+    digest = hashlib.sha256("\x00".join(secrets).encode()).hexdigest()
+    return f"{settings.model_dump_json()}|{digest}"

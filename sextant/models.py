@@ -133,11 +133,15 @@ class MarketInfo(Frozen):
         return (ticks * self.price_tick).quantize(self.price_tick)
 
 
+# Exchange numbers must be real numbers: an "Infinity" or "NaN" from an API is bad data.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class Ticker(Frozen):
-    bid: float = Field(gt=0)
-    ask: float = Field(gt=0)
-    last: float = Field(gt=0)
-    quote_volume_24h: float = Field(ge=0)
+    bid: Finite = Field(gt=0)
+    ask: Finite = Field(gt=0)
+    last: Finite = Field(gt=0)
+    quote_volume_24h: Finite = Field(ge=0)
     assumed_fields: tuple[str, ...] = ()
 
     @model_validator(mode="after")
@@ -158,10 +162,10 @@ class Ticker(Frozen):
 class FundingInfo(Frozen):
     """Funding per 8h interval as a fraction (0.0001 = 0.01 %)."""
 
-    rate: float
-    interval_hours: float = 8
+    rate: Finite = Field(ge=-1, le=1)
+    interval_hours: Finite = Field(8, gt=0, le=24)
     next_time: datetime | None = None
-    history: list[tuple[datetime, float]] = Field(default_factory=list)
+    history: list[tuple[datetime, Finite]] = Field(default_factory=list)
     assumed: bool = False
 
     @property

@@ -29,3 +29,13 @@ def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
             normalise_symbol(s) for s in args.symbols.split(",") if s.strip()
         ]
     return load_settings(getattr(args, "config", None), **overrides)
+
+
+async def default_as_of(market: object, symbols: list[str]) -> datetime:
+    """The market's default time for these symbols; no data for any of them is a usage error."""
+    from tools.market_data.port import MarketDataError
+
+    try:
+        return await market.default_as_of(symbols)  # type: ignore[attr-defined]
+    except MarketDataError as exc:
+        raise ConfigError(f"--symbols: {exc.message}") from None

@@ -8,6 +8,7 @@ from graph.context import Context
 from graph.graph import build_graph
 from graph.services import Services
 from graph.state import CycleState
+from sextant.cli.common import default_as_of
 
 
 def cycle_id_for(as_of: datetime) -> str:
@@ -31,7 +32,7 @@ async def run_cycle(
     start = time.perf_counter()
     watch = symbols or list(services.settings.watchlist)
     if as_of is None:
-        as_of = await services.market.default_as_of(watch)
+        as_of = await default_as_of(services.market, watch)
     compiled = graph or build_graph().compile()
     inputs = None
     if not resume:

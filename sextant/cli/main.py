@@ -2,11 +2,11 @@
 
 import argparse
 import importlib
-import logging
 import sys
 
 from sextant.cli.common import EXIT_CONFIG
 from sextant.config import ConfigError
+from sextant.logs import setup_logging
 
 # Subcommand modules under sextant.cli.commands, in help order.
 COMMANDS = ("run", "loop", "status", "close", "prompt", "backtest", "data")
@@ -25,11 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.verbose)
     try:
         return int(args.handler(args))
     except ConfigError as exc:

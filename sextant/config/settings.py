@@ -22,6 +22,7 @@ from sextant.config.math import MathSettings
 from sextant.config.news import NewsSettings
 from sextant.config.risk import RiskSettings
 from sextant.config.telegram import TelegramSettings
+from sextant.logs import register_secrets
 
 DEFAULT_WATCHLIST = (
     "BTC/USDT:USDT",
@@ -177,16 +178,48 @@ class ConfigError(Exception):
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build Settings or raise ConfigError naming each bad field and its environment variable."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
-    if config_file is not None and not Path(config_file).is_file():
-        raise ConfigError(f"config file not found: {config_file}")
+    if config_file is not None:
+        check_toml_keys(Path(config_file))
     token = _toml_file.set(Path(config_file) if config_file else None)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
+    except SettingsError as exc:  # e.g. a complex variable that is not valid JSON
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise ConfigError(f"invalid configuration: {exc}{cause}") from None
     finally:
         _toml_file.reset(token)
+    # Keys read from .env or a file are masked in every log line from now on.
+    register_secrets(
+        v.get_secret_value()
+        for v in (settings.openrouter_api_key, settings.bybit_api_key,
+                  settings.bybit_api_secret, settings.telegram_bot_token)
+        if v is not None
+    )
+    return settings
+
+
+def check_toml_keys(path: Path) -> None:
+    """A config file must parse and name only known settings: a typo is an error, not a no-op.
+
+    (Sections refuse unknown keys themselves; the root ignores unknown *environment* names,
+    which belong to other programs, so its file keys are checked here.)
+    """
+    import tomllib
+
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    known = set(Settings.model_fields)
+    unknown = sorted(k for k in data if k not in known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
 
 
 def format_validation_error(exc: Any) -> str:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -76,9 +77,17 @@ def _float(value: Any, what: str, symbol: str) -> float:
         raise MarketDataError(
             symbol, Code.DATA_ERROR, f"{symbol}: malformed {what}: {value!r}"
         ) from None
-    if out != out:  # NaN
-        raise MarketDataError(symbol, Code.DATA_ERROR, f"{symbol}: {what} is NaN")
+    if not math.isfinite(out):
+        raise MarketDataError(symbol, Code.DATA_ERROR, f"{symbol}: {what} is {out}")
     return out
+
+
+def _next_funding(raw: Any) -> datetime | None:
+    """Bybit's nextFundingTime (ms as a string); anything unreadable is simply unknown."""
+    try:
+        return datetime.fromtimestamp(int(raw) / 1000, UTC) if raw not in (None, "", "0") else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def candles_from_ohlcv(
@@ -181,7 +190,14 @@ class BybitMarketData:
             or now - self._markets_at > MARKETS_TTL
         ):
             raw = await self._call(None, "load_markets", self.exchange.load_markets, True)
-            self._markets = {s: market_info(m) for s, m in raw.items() if is_usdt_linear_perp(m)}
+            markets: dict[str, MarketInfo] = {}
+            for sym, m in raw.items():
+                try:
+                    if is_usdt_linear_perp(m):
+                        markets[sym] = market_info(m)
+                except Exception as exc:
+                    log.warning("skipping market %s with unusable rules: %s", sym, exc)
+            self._markets = markets
             self._markets_at = now
         return self._markets
 
@@ -220,6 +236,10 @@ class BybitMarketData:
             except MarketDataError as exc:
                 result.errors.append(SymbolError(symbol=symbol, stage="collect", error=exc.message))
                 result.codes[symbol] = exc.code
+            except Exception as exc:
+                msg = f"{symbol}: unusable exchange data: {type(exc).__name__}: {str(exc)[:200]}"
+                result.errors.append(SymbolError(symbol=symbol, stage="collect", error=msg))
+                result.codes[symbol] = Code.DATA_ERROR
 
         await asyncio.gather(*(one(s) for s in symbols))
         result.requests = self.requests - start_requests
@@ -335,16 +355,17 @@ class BybitMarketData:
             if not history:
                 return None
             rate = history[-1][1]
-        nxt = info.get("nextFundingTime")
-        interval = float(info.get("fundingIntervalHour") or 8)
-        return FundingInfo(
-            rate=_float(rate, "fundingRate", symbol),
-            interval_hours=interval,
-            next_time=datetime.fromtimestamp(int(nxt) / 1000, UTC)
-            if nxt not in (None, "", "0")
-            else None,
-            history=history,
-        )
+        interval = _float(info.get("fundingIntervalHour") or 8, "fundingIntervalHour", symbol)
+        try:
+            return FundingInfo(
+                rate=_float(rate, "fundingRate", symbol),
+                interval_hours=interval,
+                next_time=_next_funding(info.get("nextFundingTime")),
+                history=history,
+            )
+        except ValueError as exc:
+            msg = f"{symbol}: bad funding: {exc}"
+            raise MarketDataError(symbol, Code.DATA_ERROR, msg) from None
 
     def _open_interest(
         self, rows: list[dict[str, Any]], as_of: datetime

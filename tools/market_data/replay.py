@@ -86,8 +86,8 @@ class ReplayMarketData:
                 continue
             try:
                 ends.append(csv_store.read_frame(path).index[-1] + HOUR)
-            except (ValueError, OSError, IndexError):
-                continue  # an unreadable file is reported by collect() for its symbol
+            except Exception:
+                continue
         if not ends:
             raise MarketDataError(None, "no_data", f"none of {list(symbols)} in {self.data_dir}")
         return min(ends).to_pydatetime()
@@ -105,8 +105,8 @@ class ReplayMarketData:
             except MarketDataError as exc:
                 result.errors.append(SymbolError(symbol=symbol, stage="collect", error=exc.message))
                 result.codes[symbol] = exc.code
-            except (ValueError, KeyError, OSError) as exc:
-                msg = f"bad data: {exc}"
+            except Exception as exc:
+                msg = f"{symbol}: bad data: {type(exc).__name__}: {str(exc)[:200]}"
                 result.errors.append(SymbolError(symbol=symbol, stage="collect", error=msg))
                 result.codes[symbol] = "data_error"
         return result

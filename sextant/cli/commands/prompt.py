@@ -24,6 +24,7 @@ from sextant.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     add_config_arg,
+    default_as_of,
     parse_time,
     settings_from,
 )
@@ -207,7 +208,7 @@ async def _run(
     try:
         if args.agent == "hunter":
             watch = list(settings.watchlist)
-            as_of = as_of or await services.market.default_as_of(watch)
+            as_of = as_of or await default_as_of(services.market, watch)
             result = await hunt(
                 services,
                 as_of=as_of,
@@ -222,7 +223,7 @@ async def _run(
             symbol = None
         else:
             symbol = normalise_symbol(args.symbol or settings.watchlist[0])
-            as_of = as_of or await services.market.default_as_of([symbol])
+            as_of = as_of or await default_as_of(services.market, [symbol])
             collected = await services.market.collect([symbol], as_of)
             vol = snapshot_volatility_ratio(collected.snapshots.get(symbol), settings)
             result = await analyse_news(

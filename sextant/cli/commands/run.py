@@ -5,7 +5,14 @@ import asyncio
 import sys
 from typing import Any
 
-from sextant.cli.common import EXIT_CONFIG, EXIT_OK, add_config_arg, parse_time, settings_from
+from sextant.cli.common import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    add_config_arg,
+    default_as_of,
+    parse_time,
+    settings_from,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +73,7 @@ async def trade_once(services: Any, settings: Any, as_of: Any) -> dict[str, Any]
         await engine.start()
         watch = list(settings.watchlist)
         if as_of is None:
-            as_of = await services.market.default_as_of(watch)
+            as_of = await default_as_of(services.market, watch)
         state, total, act = await trading_hour(
             services, engine, as_of=as_of, symbols=watch, wall=SystemClock()
         )
