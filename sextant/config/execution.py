@@ -48,7 +48,6 @@ class ExecutionSettings(Section):
     cycle_delay_s: float = Field(
         20, ge=0, le=600, description="Wait after each hour so the closed 1h candle is published."
     )
-    hunter_interval_hours: float = Field(12, gt=0, description="Coin Hunter refresh period.")
     resume_window_s: float = Field(
         900,
         ge=0,
