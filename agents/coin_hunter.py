@@ -36,6 +36,9 @@ from tools.llm.usage import Usage
 
 _SUFFIXES = ("-SWAP", "_SWAP", ".P", "-PERP", "_PERP", "PERP", "USDTM")
 _SCALED = ("1000", "10000", "1000000")
+_SCALE = "|".join(sorted(_SCALED, key=len, reverse=True))
+_SCALED_PREFIX = re.compile(rf"^(?P<scale>{_SCALE})(?P<name>[A-Z][A-Z0-9]*)$")
+_SCALED_SUFFIX = re.compile(rf"^(?P<name>[A-Z][A-Z0-9]*?)(?P<scale>{_SCALE})$")
 _JUNK = re.compile(r"[\s$#]")
 
 
@@ -46,8 +49,11 @@ def watchlist_candidates(symbols: list[str] | tuple[str, ...]) -> list[Candidate
 def ticker_variants(raw: str) -> list[str]:
     """USDT-perpetual symbols a ticker may mean: 'sol', '$SOL', 'SOLUSDT', 'SOL-USDT-SWAP'...
 
-    Bybit lists some small-priced coins per 1000 units (1000PEPE), so those forms come second.
-    A ticker quoted in anything but USDT gives nothing.
+    Bybit lists some small-priced coins per 1000 units, with the multiplier in front (1000PEPE)
+    or behind (SHIB1000), so those forms come after the name as given: prefixed, then suffixed.
+    A base that already starts with digits (1000PEPE, 1INCH) gets no prefix, but a scaled one
+    is also tried the other way round (1000SHIB -> SHIB1000). A ticker quoted in anything but
+    USDT gives nothing.
     """
     s = _JUNK.sub("", raw).upper()
     for suffix in _SUFFIXES:
@@ -60,7 +66,20 @@ def ticker_variants(raw: str) -> list[str]:
     if not SYMBOL_RE.match(symbol):
         return []
     base = symbol.split("/")[0]
-    return [symbol, *(f"{p}{base}/USDT:USDT" for p in _SCALED if not base.startswith(p))]
+    if (scaled := _SCALED_PREFIX.match(base)) is not None:  # 1000SHIB: or SHIB1000
+        bases = [f"{scaled['name']}{scaled['scale']}"]
+    elif (scaled := _SCALED_SUFFIX.match(base)) is not None:  # SHIB1000: or 1000SHIB
+        bases = [f"{scaled['scale']}{scaled['name']}"]
+    elif base[0].isdigit():  # 1INCH: a name, not a multiplier
+        bases = []
+    else:
+        bases = [*(f"{p}{base}" for p in _SCALED), *(f"{base}{p}" for p in _SCALED)]
+    out = [symbol]
+    for b in bases:
+        v = f"{b}/USDT:USDT"
+        if v not in out and SYMBOL_RE.match(v):
+            out.append(v)
+    return out
 
 
 def select_hunted(

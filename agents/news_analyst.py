@@ -7,11 +7,16 @@ symbol, window, model and prompt hash for `news.cache_ttl_s` of cycle time (as_o
 Offline fallback (no OPENROUTER_API_KEY, LLM disabled, budget spent, failed or unusable
 answer): news is unavailable; its weight goes to the other components. A failed answer also
 reports an error for that symbol; the cycle always completes.
+
+An answer is scored inside the LLM service's check (`AskRequest.check`) before it counts: one
+the code cannot score is unusable (one repair, then the fallback) and is never marked ok on the
+tape nor cached. Events that cannot be used are dropped one by one, with a reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,12 +27,14 @@ from graph.context import Context, services_of
 from graph.state import NewsTask
 from sextant.math_engine import volatility
 from sextant.models import MarketSnapshot, NewsAssessment, Reason, SymbolError
-from sextant.news import assess_news
+from sextant.news import assess_news, clean_text
 from sextant.reasons import Code
 from tools.llm.cache import cache_key, is_fresh
 from tools.llm.prompts import NEWS, Prompt, PromptError, load_prompt
 from tools.llm.schemas import NewsAnswer, news_candidates
 from tools.llm.usage import Usage
+
+log = logging.getLogger(__name__)
 
 
 def offline_assessment(
@@ -97,7 +104,6 @@ async def analyse_news(
     usage = Usage()
     front: list[Reason] = []
     payload: dict[str, Any] | None = None
-    answer = None
     cached = False
     if use_cache:
         entry = await llm.cache_get(key)
@@ -112,57 +118,67 @@ async def analyse_news(
                     message=f"news answer from {entry['as_of'][:16]}Z reused (cache)",
                 )
             )
-    if payload is None:
-        answer = await llm.ask(
-            AskRequest(
-                agent="news",
-                model=model,
-                prompt=prompt,
-                variables=variables or news_variables(symbol, as_of, ns.window_days),
-                schema=NewsAnswer,
-                as_of=as_of,
-                symbol=symbol,
-                origin=origin,  # type: ignore[arg-type]
-                cycle_id=cycle_id,
-                context={"volatility_ratio": volatility_ratio},
-            )
+
+    def score(data: Any, reasons: list[Reason]) -> NewsAssessment:
+        parsed = data if isinstance(data, NewsAnswer) else NewsAnswer.model_validate(data)
+        events, key_events, dropped = news_candidates(parsed)
+        return assess_news(
+            symbol,
+            events,
+            as_of=as_of,
+            volatility_ratio=volatility_ratio,
+            settings=ns,
+            key_events=key_events,
+            reasons=[*reasons, *dropped],
+            source="llm",
+            model=model,
+            prompt_hash=prompt.hash,
+            cached=cached,
         )
-        usage.add(answer.usage)
-        if not answer.ok:
-            why = answer.reasons[0] if answer.reasons else None
-            assessment = NewsAssessment(
-                symbol=symbol,
-                available=False,
-                reasons=list(answer.reasons),
-                source="fallback",
-                as_of=as_of,
-                model=model,
-                prompt_hash=prompt.hash,
-            )
-            error = None
-            if answer.status in ("error", "invalid", "prompt_invalid"):
-                error = why.message if why is not None else f"news: {answer.status}"
-            return NewsResult(assessment, usage, error, answer)
-        payload = answer.parsed
-        front.extend(answer.reasons)
-        if use_cache and origin == "cycle":
-            await llm.cache_set(key, {"as_of": as_of.isoformat(), "payload": payload})
-    parsed = NewsAnswer.model_validate(payload)
-    events, key_events, dropped = news_candidates(parsed)
-    assessment = assess_news(
-        symbol,
-        events,
-        as_of=as_of,
-        volatility_ratio=volatility_ratio,
-        settings=ns,
-        key_events=key_events,
-        reasons=[*front, *dropped],
-        source="llm",
-        model=model,
-        prompt_hash=prompt.hash,
-        cached=cached,
+
+    if payload is not None:
+        try:
+            return NewsResult(score(payload, front), usage, None, None, payload)
+        except Exception as exc:  # a cached answer the code cannot score: ask again
+            why = clean_text(f"{type(exc).__name__}: {exc}", 200)
+            log.warning("news %s: cached answer unusable (%s); asking again", symbol, why)
+            cached, usage, front = False, Usage(), []
+    answer = await llm.ask(
+        AskRequest(
+            agent="news",
+            model=model,
+            prompt=prompt,
+            variables=variables or news_variables(symbol, as_of, ns.window_days),
+            schema=NewsAnswer,
+            as_of=as_of,
+            symbol=symbol,
+            origin=origin,  # type: ignore[arg-type]
+            cycle_id=cycle_id,
+            context={"volatility_ratio": volatility_ratio},
+            check=lambda parsed: score(parsed, []),
+        )
     )
-    return NewsResult(assessment, usage, None, answer, payload)
+    usage.add(answer.usage)
+    if not answer.ok:
+        why = answer.reasons[0] if answer.reasons else None
+        assessment = NewsAssessment(
+            symbol=symbol,
+            available=False,
+            reasons=list(answer.reasons),
+            source="fallback",
+            as_of=as_of,
+            model=model,
+            prompt_hash=prompt.hash,
+        )
+        error = None
+        if answer.status in ("error", "invalid", "prompt_invalid"):
+            error = why.message if why is not None else f"news: {answer.status}"
+        return NewsResult(assessment, usage, error, answer)
+    # Scored by the service's check already: validated before it is cached.
+    assessment = score(answer.payload, [*front, *answer.reasons])
+    if use_cache and origin == "cycle":
+        await llm.cache_set(key, {"as_of": as_of.isoformat(), "payload": answer.parsed})
+    return NewsResult(assessment, usage, None, answer, answer.parsed)
 
 
 _QUIET = {Code.NEWS_CRITICAL_NEGATIVE, Code.NEWS_CRITICAL_POSITIVE, Code.NEWS_REGIME}

@@ -7,9 +7,16 @@ arguments; the same call gives the same answer in a live cycle, a replay and a b
     score          = clamp(sum(decayed impacts) / score_scale, -1, 1)
 
 Events dated after `as_of` (the future, as seen from the cycle) or older than the window are
-dropped with a reason; impacts outside [-2, 2] are clamped with a reason. Critical events younger
-than `critical_fresh_hours` with |impact| >= `critical_min_impact` veto the opposite side, flag
-open positions on that side to close, and make news a "driver" for trades in their direction.
+dropped with a reason; impacts outside [-2, 2] are clamped with a reason; the same story told
+twice (same normalised title, same UTC day) counts once. Critical events younger than
+`critical_fresh_hours` with |impact| >= `critical_min_impact`:
+
+* negative (hack, lawsuit, delisting...): veto longs, flag open longs to close, and make news a
+  "driver" for shorts;
+* positive (ETF approval, major listing...): make news a "driver" for longs, nothing more. Good
+  news is where a hallucinated or injected headline would do the most harm (closing shorts means
+  real orders), so it can only raise the weight of its own, clamped, score.
+
 The news regime: PANIC when fresh critical negative news meets volatility >= the panic ratio,
 DIGESTING when fresh critical news (either sign) meets volatility >= the digesting ratio, else
 NORMAL. Volatility comes from market data, never from a model.
@@ -19,9 +26,10 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sextant.config.news import NewsSettings
 from sextant.models import KeyEvent, NewsAssessment, NewsEvent, NewsRegime, Reason, Side, utc
@@ -33,6 +41,9 @@ MAX_CATEGORY_CHARS = 32
 MAX_SOURCE_CHARS = 200
 _SPACES = re.compile(r"\s+")
 _CATEGORY_CHARS = re.compile(r"[^a-z0-9_\- ]")
+_TITLE_KEY = re.compile(r"[\W_]+")
+# A reason code of this module (sextant.reasons.Code has the others; Reason.code is a string).
+NEWS_EVENT_DUPLICATE = "news_event_duplicate"
 
 
 @dataclass(frozen=True)
@@ -52,9 +63,22 @@ def decay_factor(age_hours: float, half_life_hours: float) -> float:
     return 0.5 ** (max(0.0, age_hours) / half_life_hours)
 
 
+def _inert(ch: str) -> bool:
+    """Kept by `clean_text`: whitespace (collapsed later) and anything not of category C."""
+    return ch.isspace() or unicodedata.category(ch)[0] != "C"
+
+
 def clean_text(text: str, limit: int) -> str:
-    """One line, trimmed and cut: model text is data, kept short and inert."""
-    return _SPACES.sub(" ", str(text)).strip()[:limit]
+    """One line, trimmed and cut: model text is data, kept short and inert.
+
+    Lone surrogates (which no UTF-8 output, file or database accepts) and the other characters of
+    Unicode category C (control: ESC sequences, NUL; format: bidi overrides, zero-width;
+    private-use; unassigned) are dropped; whitespace of any kind collapses to one space.
+    """
+    s = str(text)
+    if not s.isprintable():
+        s = "".join(ch for ch in s if _inert(ch))
+    return _SPACES.sub(" ", s).strip()[:limit]
 
 
 def clean_category(text: str) -> str:
@@ -64,6 +88,12 @@ def clean_category(text: str) -> str:
 
 def _short(title: str) -> str:
     return title if len(title) <= 80 else title[:77] + "..."
+
+
+def story_key(title: str, published: datetime) -> tuple[str, str]:
+    """Two events with the same key are one story: case, punctuation and spacing of the title
+    do not matter, nor the time within the (UTC) day."""
+    return _TITLE_KEY.sub(" ", title.casefold()).strip(), published.date().isoformat()
 
 
 def news_regime(
@@ -89,12 +119,24 @@ def check_events(
     window_h = settings.window_days * 24
     kept: list[NewsEvent] = []
     reasons: list[Reason] = []
+    seen: dict[tuple[str, str], str] = {}
     for ev in events:
         title = clean_text(ev.title, MAX_TITLE_CHARS) or "(untitled)"
         try:
-            published = utc(ev.published_at)
-        except ValueError:
-            published = ev.published_at.replace(tzinfo=as_of.tzinfo)  # naive: read as UTC
+            if ev.published_at.tzinfo is None:
+                published = ev.published_at.replace(tzinfo=UTC)  # naive: read as UTC
+            else:
+                published = utc(ev.published_at)
+        except (ValueError, OverflowError):  # e.g. year 1 at +05:00: not a time in UTC
+            reasons.append(
+                Reason(
+                    code=Code.NEWS_EVENT_INVALID,
+                    kind="skip",
+                    message=f"dropped '{_short(title)}': its date is out of range",
+                    data={"title": title},
+                )
+            )
+            continue
         age_h = (as_of - published).total_seconds() / 3600
         if age_h < 0:
             reasons.append(
@@ -129,6 +171,19 @@ def check_events(
                 )
             )
             continue
+        key = story_key(title, published)
+        if key in seen:
+            reasons.append(
+                Reason(
+                    code=NEWS_EVENT_DUPLICATE,
+                    kind="skip",
+                    message=f"dropped '{_short(title)}': the same story as '{_short(seen[key])}' "
+                    f"on {published:%F} (counted once)",
+                    data={"title": title, "published_at": published.isoformat()},
+                )
+            )
+            continue
+        seen[key] = title
         clamped = min(IMPACT_MAX, max(IMPACT_MIN, impact))
         if clamped != impact:
             reasons.append(
@@ -207,17 +262,25 @@ def assess_news(
         driver = "short"
     elif positive and not negative:
         driver = "long"
-    for group, code, against in (
-        (negative, Code.NEWS_CRITICAL_NEGATIVE, "longs"),
-        (positive, Code.NEWS_CRITICAL_POSITIVE, "shorts"),
+    for group, code, effect in (
+        (
+            negative,
+            Code.NEWS_CRITICAL_NEGATIVE,
+            "fresh critical negative news vetoes new longs and flags open longs to close",
+        ),
+        (
+            positive,
+            Code.NEWS_CRITICAL_POSITIVE,
+            "fresh critical positive news can make news a driver for longs (it vetoes nothing "
+            "and closes nothing)",
+        ),
     ):
         if group:
             titles = [e.title for e in group[:3]]
             out.append(
                 Reason(
                     code=code,
-                    message=f"fresh critical news vetoes new {against} and flags open {against} "
-                    "to close: " + "; ".join(_short(t) for t in titles),
+                    message=f"{effect}: " + "; ".join(_short(t) for t in titles),
                     data={"events": titles},
                 )
             )
@@ -245,10 +308,10 @@ def assess_news(
         events=kept,
         key_events=list(key_events),
         veto_long=bool(negative),
-        veto_short=bool(positive),
+        veto_short=False,  # good news never vetoes: see the module docstring
         driver=driver,
         close_longs=bool(negative),
-        close_shorts=bool(positive),
+        close_shorts=False,  # nor closes a position
         reasons=out,
         source=source,
         as_of=as_of,

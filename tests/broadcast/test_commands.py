@@ -129,3 +129,33 @@ def test_answers_survive_a_failing_status_provider(tg_env: FakeTelegram) -> None
     text = asyncio.run(commands.answer("status"))
     assert text.startswith("⚠️ /status is unavailable right now: RuntimeError")
     assert "No cycle has run yet" in asyncio.run(commands.answer("pulse"))
+
+
+def test_positions_answer_fits_telegrams_limit(
+    tg_env: FakeTelegram, monkeypatch: pytest.MonkeyPatch, clock: FixedClock
+) -> None:
+    # 60 open positions: over 4096 characters, which Telegram refuses ("message is too long")
+    # so /positions got no answer at all.
+    monkeypatch.setenv("SEXTANT_TELEGRAM__POLL_TIMEOUT_S", "1")
+    settings = load_settings()
+    many = {**STATUS, "positions": [{**STATUS["positions"][0], "leverage": i} for i in range(60)]}
+
+    async def crowded() -> dict[str, Any]:
+        return many
+
+    async def main() -> None:
+        commands = make_commands(settings, status=crowded, clock=clock)
+        assert isinstance(commands, TelegramCommands)
+        await commands.start()
+        await asyncio.wait_for(commands.ready.wait(), 5)
+        tg_env.push_command(42, GROUP, "/positions")
+        assert await tg_env.await_sent(1)
+        await commands.stop()
+
+    asyncio.run(main())
+    assert [c["status"] for c in tg_env.calls_to("sendMessage")] == [200]
+    (answer,) = tg_env.messages_in(GROUP)
+    text = answer["text"]
+    assert text.startswith("📂 Open positions (60)") and text.endswith(settings.telegram.disclaimer)
+    shown = text.count("ETH/USDT SHORT")
+    assert 0 < shown < 60 and f"…and {60 - shown} more" in text

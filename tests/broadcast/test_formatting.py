@@ -11,6 +11,8 @@ from tests.broadcast.helpers import AS_OF, MODEL_TEXT, entry, exit_event, news, 
 from tests.fakes.telegram_server import parse_html
 from tools.broadcast.formatting import (
     CAPTION_LIMIT,
+    RESEND_ROOM,
+    TEXT_LIMIT,
     entry_posts,
     esc,
     exit_body,
@@ -22,9 +24,11 @@ from tools.broadcast.formatting import (
     signed,
     stats_body,
     status_body,
+    text_budget,
     visible_len,
 )
 from tools.broadcast.port import MarketPulse, Mover, WaitItem
+from tools.broadcast.publisher import RESEND_NOTE
 from tools.broadcast.stats import Stats, TradeResult
 
 DISCLAIMER = "Not financial advice <3 & co"
@@ -173,3 +177,76 @@ def test_stats_and_pulse_bodies() -> None:
     ]
     assert "• LINK/USDT −6.66% (9.651)" in lines
     assert lines[-1] == "Signals this cycle: 0 LONG · 1 SHORT · 9 WAIT"
+
+
+def _waits(n: int) -> list[WaitItem]:
+    return [
+        WaitItem(
+            symbol=f"COIN{i}/USDT:USDT",
+            code="score_below_threshold",
+            message=f"score -0.{i:03d} inside (-0.45, +0.45) & <nothing> else " + "x" * 120,
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_pulse_with_many_waits_is_cut_to_telegrams_limit() -> None:
+    pulse = MarketPulse(as_of=AS_OF, waits=_waits(60), signals={"LONG": 0, "SHORT": 0, "WAIT": 60})
+    body = pulse_body(pulse, text_budget(DISCLAIMER))
+    post = finish(body, DISCLAIMER)
+    text = parsed(post)
+    # room kept for the disclaimer (it is there) and for the "re-sent" line of resend_marked
+    assert visible_len(post) <= TEXT_LIMIT - RESEND_ROOM
+    assert visible_len(RESEND_NOTE + post) <= TEXT_LIMIT
+    lines = text.splitlines()
+    shown = [line for line in lines if line.startswith("• COIN")]
+    assert 10 < len(shown) < 60 and f"…and {60 - len(shown)} more" in lines
+    assert lines[lines.index(f"…and {60 - len(shown)} more") - 1] == shown[-1]
+    assert lines[-3:] == ["Signals this cycle: 0 LONG · 0 SHORT · 60 WAIT", "", DISCLAIMER]
+    # Nothing is cut when it fits.
+    few = MarketPulse(as_of=AS_OF, waits=_waits(3), signals={"WAIT": 3})
+    assert "more" not in parsed(finish(pulse_body(few, text_budget(DISCLAIMER)), DISCLAIMER))
+
+
+def test_many_positions_are_cut_to_telegrams_limit() -> None:
+    doc = {
+        "positions": [
+            {"symbol": f"COIN{i}/USDT:USDT", "side": "long", "leverage": 3, "quantity": 1.5}
+            for i in range(100)
+        ]
+    }
+    post = finish(positions_body(doc, text_budget(DISCLAIMER)), DISCLAIMER)
+    text = parsed(post)
+    assert visible_len(post) <= TEXT_LIMIT - RESEND_ROOM
+    shown = [line for line in text.splitlines() if line.startswith("COIN")]
+    assert text.splitlines()[0] == "📂 Open positions (100)"
+    assert 5 < len(shown) < 100 and f"…and {100 - len(shown)} more" in text
+    assert text.endswith(DISCLAIMER)
+
+
+def test_any_body_too_long_is_cut_at_a_line_break_as_a_last_resort() -> None:
+    body = "\n".join(f"<b>line {i}</b> · {esc('<&>' * 20)}" for i in range(400))
+    post = finish(body, DISCLAIMER)
+    text = parsed(post)  # no tag cut in half
+    assert visible_len(post) <= TEXT_LIMIT - RESEND_ROOM
+    last = text.splitlines()[-3]
+    assert last.startswith("…and ") and last.endswith(" more lines")
+    kept = int(text.splitlines()[-4].split()[1]) + 1
+    assert last == f"…and {400 - kept} more lines"
+
+
+def test_unprintable_characters_never_reach_a_post() -> None:
+    bad = "\ud800 Spot ETF\x1b[31m approved\u202e\x00"
+    sig = signal(reasons=[Reason(code="news_driver", kind="driver", message=bad)])
+    (post,) = entry_posts(entry(sig, news=news(bad), chart=False), bad, None)
+    post.html.encode("utf-8")
+    text = parsed(post.html)
+    assert "📰 Spot ETF[31m approved" in text and not any(c in text for c in "\x1b\u202e\x00")
+    assert esc("a\ud800\x1b\tb\nc") == "a\tb\nc"  # newlines and tabs stay
+    pulse = MarketPulse(
+        as_of=AS_OF,
+        news_notes=[bad],
+        waits=[WaitItem(symbol="ETH/USDT:USDT", code="news_veto", message=bad)],
+    )
+    pulse.model_dump_json().encode("utf-8")  # the broadcaster stores it as JSON
+    assert "• ETH/USDT: Spot ETF[31m approved" in parsed(pulse_body(pulse))

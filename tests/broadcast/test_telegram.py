@@ -31,6 +31,7 @@ from tests.broadcast.helpers import (
 )
 from tests.fakes.telegram_server import FakeTelegram, parse_html
 from tools.broadcast.formatting import Post
+from tools.broadcast.port import MarketPulse, WaitItem
 from tools.broadcast.store import BroadcastStore
 from tools.broadcast.telegram import TelegramBroadcaster
 
@@ -501,3 +502,65 @@ def test_a_refused_post_is_failed_and_does_not_hide_the_next_signal(
     assert statuses(fake, "sendMessage") == [400, 200]  # a 400 is never retried
     status = {r.key: r.status for r in BroadcastStore.open(settings.state_dir).rows()}
     assert status == {"entry:sx-26051611-ETH-S": "failed", "entry:sx-26051612-ETH-S": "sent"}
+
+
+def test_a_long_market_pulse_is_cut_and_delivered(
+    settings: Settings, fake: FakeTelegram, clock: FixedClock, sleeper: Sleeper
+) -> None:
+    # 30 WAITs (the setting's maximum) with long reasons: over 4096 characters, which Telegram
+    # answers with 400 "message is too long", a refusal never retried.
+    waits = [
+        WaitItem(
+            symbol=f"COIN{i}/USDT:USDT",
+            code="news_veto",
+            message=f"news veto {i}: " + "hack & lawsuit <rumour> " * 8,
+        )
+        for i in range(30)
+    ]
+    pulse = MarketPulse(as_of=AS_OF, waits=waits, signals={"LONG": 0, "SHORT": 0, "WAIT": 30})
+
+    async def main() -> None:
+        b = make(settings, clock, sleeper)
+        await b.publish_cycle(as_of=AS_OF, signals=[], entries=[], exits=[], pulse=pulse)
+        await b.flush()
+
+    run(main())
+    assert statuses(fake, "sendMessage") == [200]
+    (msg,) = fake.messages_in(GROUP)
+    assert msg["text"].startswith("🧭 Market Pulse") and "more\n" in msg["text"]
+    assert msg["text"].endswith("30 WAIT\n\n" + settings.telegram.disclaimer)
+
+
+def test_unprintable_model_text_never_fails_a_post(
+    settings: Settings, fake: FakeTelegram, clock: FixedClock, sleeper: Sleeper
+) -> None:
+    # A lone surrogate failed the outbox insert (SQLite wants UTF-8), so the entry was never
+    # posted; the Pulse could not be stored as JSON. Control characters are dropped too.
+    bad = "\ud800 Spot ETF\x1b[31m approved\u202e\x00"
+    sig = signal(reasons=[Reason(code="news_driver", kind="driver", message=f"LLM: {bad}")])
+    pulse = MarketPulse(
+        as_of=AS_OF,
+        news_regime="DIGESTING",
+        news_available=True,
+        news_notes=[f"ETH: DIGESTING — {bad}"],
+        waits=[WaitItem(symbol="SOL/USDT:USDT", code="news_veto", message=bad)],
+    )
+
+    async def main() -> None:
+        b = make(settings, clock, sleeper)
+        await b.publish_cycle(
+            as_of=AS_OF,
+            signals=[sig],
+            entries=[entry(sig, news=news(bad))],
+            exits=[],
+            pulse=pulse,
+        )
+        await b.flush()
+        assert await b.latest_pulse() == pulse
+
+    run(main())
+    photo, text = fake.messages_in(GROUP)
+    assert photo["method"] == "sendPhoto" and "📰 Spot ETF[31m approved" in photo["caption"]
+    assert "• SOL/USDT: Spot ETF[31m approved" in text["text"]
+    for sent in (photo["caption"], text["text"]):
+        assert not any(c in sent for c in "\ud800\x1b\u202e\x00")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -226,3 +228,110 @@ def test_prompt_replay_with_an_empty_tape(
     draft.write_text("[user]\n{{symbol}}\n")
     assert main(["prompt", "replay", "news", "--prompt-file", str(draft)]) == 1
     assert "no recorded news answers" in capsys.readouterr().err
+
+
+RUN_BTC = ["run", "--once", "--json", "--symbols", "BTC", "--as-of", "2026-05-16T11:00Z"]
+EDGE_DATES = {
+    "events": [
+        event("BTC ETF inflows", 2, 1.5),
+        {"title": "Genesis", "published_at": "0001-01-01T00:00:00+05:00", "impact": 1},
+        {"title": "The end", "published_at": "9999-12-31T23:30:00-05:00", "impact": -2},
+    ],
+    "key_events": [{"title": "far", "date": "0001-01-01T00:00:00+05:00"}],
+}
+
+
+def test_event_dates_near_year_1_or_9999_cost_those_events_only(
+    llm_env: FakeOpenAI, script: Script, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Such a date overflowed in UTC: the cycle exited 1, and the answer (cached, taped "ok"
+    # before its events were checked) failed again from the cache for the next hour.
+    script.news = {"BTC": EDGE_DATES}
+    assert main(RUN_BTC) == 0
+    first = json.loads(capsys.readouterr().out)
+    (sig,) = first["signals"]
+    assert sig["components"]["news"] == pytest.approx(1.5 * 0.5 ** (2 / 24) / 4, abs=1e-6)
+    dropped = [r for r in first["llm"]["reasons"] if r["code"] == "news_event_invalid"]
+    assert [r["data"]["index"] for r in dropped] == [1, 2] and first["errors"] == []
+    calls = llm_env.calls
+
+    assert main(RUN_BTC) == 0  # within the hour: the cached answer, scored again
+    second = json.loads(capsys.readouterr().out)
+    assert llm_env.calls == calls and second["llm"]["cached"] >= 1
+    assert second["signals"][0]["components"]["news"] == sig["components"]["news"]
+
+    # `prompt replay` and the backtest read the same taped answer.
+    draft = tmp_path / "news_v2.md"
+    draft.write_text("[system]\nYou are the News Analyst.\n[user]\nCoin: {{base}} {{as_of}}\n")
+    assert main(["prompt", "replay", "news", "--prompt-file", str(draft), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert row["old"]["score"] == row["new"]["score"] == pytest.approx(sig["components"]["news"])
+
+    from backtest.news import TapeNews
+    from sextant.config import load_settings
+    from tools.llm.tape import Tape
+
+    settings = load_settings()
+    tape = Tape(settings.state_dir)
+    (entry,) = tape.entries("news", symbol=BTC)
+    tape.close()
+    replayed = TapeNews({BTC: [(AS_OF, entry.parsed)]}, settings).answer(BTC, AS_OF, None)
+    assert replayed is not None and [e.title for e in replayed.events] == ["BTC ETF inflows"]
+    assert [r.code for r in replayed.reasons].count("news_event_invalid") == 2
+
+
+def test_unprintable_model_text_never_reaches_the_output(
+    llm_env: FakeOpenAI, script: Script, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A lone surrogate in a title crashed printing and failed the SQLite insert of the entry
+    # post; ESC sequences reached the terminal; bidi overrides and NULs garbled what one reads.
+    title = "\ud800 ETH bridge\x1b[2J hacked\u202e\x00 again"
+    script.hunter = {"tickers": [{"ticker": "SOL", "rationale": "\x1b]0;pwned\x07breakout\ud800"}]}
+    script.news = {
+        "ETH": {
+            "events": [
+                event(title, 1, -2, critical=True, category="hack\x1b", source="\ud83dnews\x9b")
+            ],
+            "key_events": [{"title": "unlock\x1b[31m \ud800soon", "date": "2026-06-01"}],
+        }
+    }
+    run = ["run", "--once", "--symbols", "ETH", "--as-of", "2026-05-16T11:00Z"]
+    assert main(run) == 0  # the table, and the entry post printed by the console broadcaster
+    table = capsys.readouterr()
+    assert main([*run, "--json"]) == 0
+    doc = capsys.readouterr()
+    for printed in (table.out, table.err, doc.out, doc.err):
+        printed.encode("utf-8")  # no lone surrogate anywhere
+        assert not any(ch in printed for ch in "\x1b\x00\x07\x9b\u202e")
+    assert "SHORT ETH/USDT" in table.err and "📰 ETH bridge[2J hacked again" in table.err
+
+    from agents.coin_hunter import hunt
+    from agents.news_analyst import analyse_news
+    from graph.services import build_services
+    from sextant.config import load_settings
+    from tools.llm.prompts import load_prompt
+
+    async def agents() -> tuple[Any, Any]:
+        services = build_services(load_settings())  # the cached answers of the runs above
+        try:
+            news = await analyse_news(
+                services,
+                symbol=ETH,
+                as_of=AS_OF,
+                volatility_ratio=None,
+                prompt=load_prompt("news_analyst"),
+            )
+            hunted = await hunt(
+                services, as_of=AS_OF, watchlist=[ETH], prompt=load_prompt("coin_hunter")
+            )
+            return news, hunted
+        finally:
+            await services.aclose()
+
+    calls = llm_env.calls
+    news, hunted = asyncio.run(agents())
+    assert llm_env.calls == calls and news.assessment.cached
+    (ev,) = news.assessment.events
+    assert (ev.title, ev.category, ev.source) == ("ETH bridge[2J hacked again", "hack", "news")
+    assert [k.title for k in news.assessment.key_events] == ["unlock[31m soon"]
+    assert [c["rationale"] for c in hunted.candidates] == ["]0;pwnedbreakout"]

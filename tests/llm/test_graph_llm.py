@@ -141,10 +141,12 @@ def test_parallel_branches_check_the_budget_when_their_turn_comes(
     assert state["llm_usage"]["cost_usd"] == pytest.approx(0.003)
 
 
-def test_fresh_critical_news_vetoes_through_the_risk_manager(
+def test_fresh_critical_positive_news_neither_vetoes_nor_closes_shorts(
     llm_env: FakeOpenAI, script: Script, clock: FixedClock
 ) -> None:
-    # ETH is a SHORT on this hour without news; an ETF approval an hour ago vetoes shorts.
+    # ETH is a SHORT on this hour without news. An ETF approval an hour ago (true, hallucinated
+    # or injected) only makes news a driver for longs: no veto of the short, no open short
+    # flagged to close (real orders in live mode), and no driver weight for a short.
     script.news = {
         "ETH": {
             "events": [
@@ -155,11 +157,66 @@ def test_fresh_critical_news_vetoes_through_the_risk_manager(
     services = make_services(clock)[1]
     state = cycle(services, symbols=[ETH])
     news = state["news"][ETH]
-    assert news.veto_short and news.close_shorts and news.driver == "long"
+    assert news.driver == "long" and not (news.veto_short or news.close_shorts)
     sig = signal(state, ETH)
-    assert sig.decision == "WAIT"
-    assert [r.code for r in sig.reasons if r.kind == "veto"] == ["news_veto"]
-    assert route_after_risk(state) == "execution"  # open shorts are flagged to close
+    codes = [r.code for r in sig.reasons]
+    assert "news_veto" not in codes and "news_driver" not in codes
+    assert not any(n.close_longs or n.close_shorts for n in state["news"].values())
+
+
+def test_fresh_critical_negative_news_vetoes_longs_flags_them_and_drives_shorts(
+    llm_env: FakeOpenAI, script: Script, clock: FixedClock
+) -> None:
+    # ETH is a SHORT on this hour; a hack an hour ago vetoes longs, flags open longs to close
+    # and lifts the news weight of the short to the driver weight.
+    script.news = {
+        "ETH": {"events": [event("Major ETH bridge hacked", 1, -2, critical=True, category="hack")]}
+    }
+    settings, services = make_services(clock)
+    state = cycle(services, symbols=[ETH])
+    news = state["news"][ETH]
+    assert news.veto_long and news.close_longs and news.driver == "short"
+    assert not (news.veto_short or news.close_shorts)
+    sig = signal(state, ETH)
+    assert sig.decision == "SHORT"
+    assert "news_driver" in [r.code for r in sig.reasons]
+    # the driver weight, then scaled up with the others when a component is unavailable
+    assert sig.weights["news"] >= settings.news.driver_weight
+    assert route_after_risk(state) == "execution"  # open longs are flagged to close
+
+
+def test_an_answer_the_code_cannot_score_is_repaired_and_never_cached(
+    llm_env: FakeOpenAI, script: Script, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agents.news_analyst as news_analyst
+    from tools.llm.cache import cache_key
+
+    script.news = {"ETH": {"events": [event("ETH upgrade", 2, 1)]}}
+    settings, services = make_services(clock)
+    # An answer cached by an older version that the code cannot score: asked again, no crash.
+    stale_key = cache_key(
+        "news", settings.llm.news_model, load_prompt("news_analyst").hash, ETH, "7"
+    )
+    asyncio.run(services.llm.cache_set(stale_key, {"as_of": AS_OF.isoformat(), "payload": {}}))
+    # And the first answer the model gives breaks the scoring (whatever the reason): it gets
+    # the one repair attempt inside the service, and only the good answer is cached.
+    real = news_analyst.news_candidates
+    failures = iter([OverflowError("date value out of range")])
+
+    def flaky(answer: Any) -> Any:
+        for exc in failures:
+            raise exc
+        return real(answer)
+
+    monkeypatch.setattr(news_analyst, "news_candidates", flaky)
+    state = cycle(services, symbols=[ETH])
+    eth = state["news"][ETH]
+    assert eth.available and [e.title for e in eth.events] == ["ETH upgrade"]
+    assert "llm_answer_repaired" in [r.code for r in eth.reasons]
+    assert script.calls["ETH"] == 2 and state["errors"] == []
+    again = cycle(make_services(clock)[1], symbols=[ETH])  # within the hour: the cache
+    assert script.calls["ETH"] == 2 and again["news"][ETH].cached
+    assert again["news"][ETH].score == eth.score
 
 
 def _injection_runs(

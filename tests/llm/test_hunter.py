@@ -50,6 +50,24 @@ def test_ticker_spellings_normalise(raw: str, first: str) -> None:
     assert ticker_variants(raw)[0] == first
 
 
+def test_scaled_symbols_in_both_of_bybits_forms() -> None:
+    # Bybit lists some coins per 1000 with the multiplier behind: SHIB1000/USDT:USDT.
+    assert "SHIB1000/USDT:USDT" in ticker_variants("SHIB")
+    assert ticker_variants("1000SHIB") == ["1000SHIB/USDT:USDT", "SHIB1000/USDT:USDT"]
+    assert ticker_variants("SHIB1000") == ["SHIB1000/USDT:USDT", "1000SHIB/USDT:USDT"]
+    assert ticker_variants("1INCH") == ["1INCH/USDT:USDT"]  # a name, not a multiplier
+    assert "100001000SHIB/USDT:USDT" not in ticker_variants("1000SHIB")  # the old mistake
+    for raw in ("1000SHIB", "1000PEPE", "10000SATS", "SHIB1000"):
+        assert all(v.count("1000") == 1 for v in ticker_variants(raw)), raw  # scaled once
+    markets = {s: market(s) for s in (BTC, "SHIB1000/USDT:USDT", "1000PEPE/USDT:USDT")}
+    tickers = [HuntedTicker(ticker=t, rationale=t) for t in ("SHIB", "PEPE1000", "1000SHIB")]
+    chosen, reasons = select_hunted(tickers, markets, [BTC], max_symbols=5)
+    assert [c["symbol"] for c in chosen] == ["SHIB1000/USDT:USDT", "1000PEPE/USDT:USDT"]
+    assert [(r.code, r.data.get("symbol")) for r in reasons] == [
+        ("hunter_duplicate", "SHIB1000/USDT:USDT")  # 1000SHIB is the same listing
+    ]
+
+
 def test_non_usdt_quotes_give_nothing() -> None:
     assert ticker_variants("ETH/USDC") == [] and ticker_variants("BTC/USD:BTC") == []
     assert ticker_variants("") == [] and ticker_variants("$") == []

@@ -92,16 +92,22 @@ def test_fresh_critical_negative_vetoes_longs_and_flags_them_to_close() -> None:
     assert any(r.code == "news_critical_negative" for r in a.reasons)
 
 
-def test_fresh_critical_positive_drives_longs() -> None:
+def test_fresh_critical_positive_drives_longs_and_nothing_more() -> None:
+    # Good news only lifts the weight of its own (clamped) score for longs: a hallucinated or
+    # injected "ETF approved" must not veto shorts nor flag open shorts to close (real orders).
     a = assess(ev(2, 2, critical=True, title="ETF approved"))
-    assert a.driver == "long" and a.veto_short and a.close_shorts and not a.veto_long
+    assert a.driver == "long"
+    assert not (a.veto_short or a.close_shorts or a.veto_long or a.close_longs)
+    (why,) = [r for r in a.reasons if r.code == "news_critical_positive"]
+    assert "driver for longs" in why.message and "veto" in why.message  # "vetoes nothing"
 
 
 def test_old_or_weak_critical_news_neither_vetoes_nor_drives() -> None:
     assert not assess(ev(25, -2, critical=True)).veto_long  # older than 24 h
     assert not assess(ev(1, -0.5, critical=True)).veto_long  # |impact| below 1
     both = assess(ev(1, -2, critical=True, title="hack"), ev(1, 2, critical=True, title="etf"))
-    assert both.veto_long and both.veto_short and both.driver is None
+    assert both.veto_long and both.close_longs and both.driver is None
+    assert not (both.veto_short or both.close_shorts)  # good news never vetoes nor closes
 
 
 @pytest.mark.parametrize(
@@ -132,3 +138,68 @@ def test_settings_drive_the_numbers() -> None:
     assert [e.title for e in a.events] == ["b"]  # newest kept, c is out of the 1-day window
     assert {r.code for r in a.reasons} == {"news_event_stale", "news_events_capped"}
     assert a.raw_score == pytest.approx(0.5 ** (1 / 12), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("\ud800 Spot ETF approved", "Spot ETF approved"),  # lone surrogate
+        ("\x1b[2J\x1b]0;title\x07Hack", "[2J]0;titleHack"),  # ESC, BEL: inert text remains
+        ("ETF\u202e devorppa\u200b", "ETF devorppa"),  # bidi override, zero-width space
+        ("a\x00b\x7f\x9bc\ue000", "abc"),  # NUL, DEL, C1 CSI, private use
+        ("line\r\nbreak\u2028and\ttab\x0bvt\x1cfs", "line break and tab vt fs"),  # whitespace
+        ("Ünïcödé 🚀 ETH", "Ünïcödé 🚀 ETH"),  # printable text is untouched
+    ],
+)
+def test_clean_text_drops_surrogates_and_control_characters(raw: str, clean: str) -> None:
+    from sextant.news import clean_text
+
+    assert clean_text(raw, 200) == clean
+    clean_text(raw, 200).encode("utf-8")  # always encodable
+
+
+def test_model_text_in_an_assessment_is_printable_everywhere() -> None:
+    bad = CandidateEvent(
+        title="\ud800 Spot ETF\x1b[31m approved",
+        published_at=AS_OF - timedelta(hours=1),
+        impact=2,
+        category="etf\x00",
+        critical=True,
+        source="\ud83dnews\u202e.example",
+    )
+    a = assess(bad)
+    (e,) = a.events
+    assert (e.title, e.category, e.source) == ("Spot ETF[31m approved", "etf", "news.example")
+    a.model_dump_json().encode("utf-8")  # reasons quote the title: printable there too
+    assert "\x1b" not in a.model_dump_json()
+
+
+def test_a_date_that_does_not_exist_in_utc_is_dropped() -> None:
+    from datetime import timezone
+
+    year_one = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))  # year 0 in UTC
+    a = assess(
+        CandidateEvent(title="genesis", published_at=year_one, impact=2, critical=True),
+        ev(1, 1, title="fine"),
+    )
+    assert [e.title for e in a.events] == ["fine"]
+    assert [r.code for r in a.reasons] == ["news_event_invalid"]
+
+
+def test_the_same_story_counts_once() -> None:
+    story = [
+        ev(2, 2, critical=True, title="SEC approves spot ETF"),
+        ev(3, 2, critical=True, title="SEC approves spot ETF"),  # repeated, earlier that day
+        ev(1, 2, critical=True, title="  sec APPROVES spot-ETF! "),  # same words, other dress
+        ev(2, 2, title="SEC approves spot ETF", critical=False),
+    ]
+    once = assess(story[0])
+    a = assess(*story)
+    assert len(a.events) == 1 and a.events[0].title == "SEC approves spot ETF"
+    assert a.score == once.score and a.raw_score == once.raw_score
+    dups = [r for r in a.reasons if r.code == "news_event_duplicate"]
+    assert len(dups) == 3 and all(r.kind == "skip" for r in dups)
+    # The same title on another day is another story.
+    other_day = assess(ev(2, 1, title="Exchange outage"), ev(30, 1, title="Exchange outage"))
+    assert len(other_day.events) == 2
+    assert not [r for r in other_day.reasons if r.code == "news_event_duplicate"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from langchain_core.messages import AIMessage
@@ -134,3 +134,95 @@ def test_parse_when(value: object, expected: datetime) -> None:
 def test_parse_when_refuses(value: object) -> None:
     with pytest.raises((ValueError, TypeError)):
         parse_when(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:00:00-05:00",
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))),
+    ],
+    ids=["year-1-east", "year-9999-west", "aware-datetime"],
+)
+def test_a_date_outside_utc_range_is_a_value_error(value: object) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        parse_when(value)  # was OverflowError, which nothing downstream caught
+
+
+def test_an_event_that_cannot_be_used_is_dropped_whatever_the_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answer = NewsAnswer.model_validate(
+        {
+            "events": [
+                {"title": "year one", "published_at": "0001-01-01T00:00:00+05:00", "impact": 1},
+                {"title": "ok", "published_at": "2026-05-16T10:00Z", "impact": 1},
+                {"title": "the end", "published_at": "9999-12-31T23:59:59-01:00", "impact": 1},
+            ],
+            "key_events": [{"title": "far away", "date": "0001-01-01T00:00:00+05:00"}],
+        }
+    )
+    events, keys, reasons = news_candidates(answer)
+    assert [e.title for e in events] == ["ok"]
+    assert [(r.code, r.data) for r in reasons] == [
+        ("news_event_invalid", {"index": 0}),
+        ("news_event_invalid", {"index": 2}),
+    ]
+    assert "year one" in reasons[0].message and "out of range" in reasons[0].message
+    assert [(k.title, k.date) for k in keys] == [("far away", None)]
+
+    # Anything else that goes wrong with one event (not only a ValidationError) drops it too.
+    import tools.llm.schemas as schemas
+
+    def broken(v: object) -> datetime:
+        if v == "2026-05-16T10:00Z":
+            raise RuntimeError("\x1b[2Jsomething odd")
+        return datetime(2026, 5, 16, 9, tzinfo=UTC)
+
+    monkeypatch.setattr(schemas, "parse_when", broken)
+    answer = NewsAnswer.model_validate(
+        {
+            "events": [
+                {"title": "odd\ud800", "published_at": "2026-05-16T10:00Z", "impact": 1},
+                {"title": "fine", "published_at": "2026-05-16T09:00Z", "impact": 1},
+            ],
+            "key_events": [{"title": "odd key", "date": "2026-05-16T10:00Z"}],
+        }
+    )
+    events, keys, reasons = news_candidates(answer)
+    assert [e.title for e in events] == ["fine"]
+    assert [r.code for r in reasons] == ["news_event_invalid"]
+    assert "RuntimeError" in reasons[0].message
+    assert "\x1b" not in reasons[0].message and "\ud800" not in reasons[0].message
+    assert [(k.title, k.date) for k in keys] == [("odd key", None)]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["[" * 5000, "{" * 5000, 'Here: {"events": ' + "[" * 5000, "```json\n" + "[" * 5000 + "\n```"],
+    ids=["brackets", "braces", "in-prose", "fenced"],
+)
+def test_deeply_nested_json_is_no_json(answer: str) -> None:
+    with pytest.raises(AnswerParseError):  # not RecursionError
+        extract_json(answer)
+    with pytest.raises(AnswerParseError):
+        message_payload(AIMessage(content=answer))
+
+
+def test_the_length_is_capped_before_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tools.llm.parsing as parsing
+
+    text = '{"tickers": ["SOL"]}' + " " * 100
+    assert message_payload(AIMessage(content=text), max_chars=len(text))[1] == {"tickers": ["SOL"]}
+
+    def never(_: str) -> object:
+        raise AssertionError("parsed an answer over the limit")
+
+    monkeypatch.setattr(parsing, "_loads", never)
+    with pytest.raises(AnswerParseError, match="answer too long"):
+        message_payload(AIMessage(content=text), max_chars=len(text) - 1)
+    args = {"tickers": ["SOL" * 50]}
+    tool = AIMessage(content="", tool_calls=[{"name": "HunterAnswer", "args": args, "id": "c1"}])
+    with pytest.raises(AnswerParseError, match="answer too long"):
+        message_payload(tool, max_chars=100)

@@ -246,3 +246,139 @@ def test_prompt_with_an_unknown_variable_makes_no_call(services: Any, fake: Fake
     a = asyncio.run(services.llm.ask(req))
     assert a.status == "prompt_invalid" and a.reasons[0].code == "prompt_invalid"
     assert fake.calls == 0
+
+
+def news_ask(services: Any, check: Any = None) -> Answer:
+    from tools.llm.schemas import NewsAnswer
+
+    req = AskRequest(
+        agent="news",
+        model=services.settings.llm.news_model,
+        prompt=load_prompt("news_analyst"),
+        variables={
+            "symbol": "ETH/USDT:USDT",
+            "base": "ETH",
+            "as_of": "2026-05-16T11:00:00Z",
+            "window_days": "7",
+            "window_start": "2026-05-09T11:00:00Z",
+        },
+        schema=NewsAnswer,
+        as_of=AS_OF,
+        symbol="ETH/USDT:USDT",
+        check=check,
+    )
+    return asyncio.run(services.llm.ask(req))
+
+
+NEWS_OK = {"events": [], "key_events": []}
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "[" * 5000,  # RecursionError in the JSON decoder
+        json.dumps({"events": [{"title": "x", "impact": 1, "deep": [[[[[[]]]]]]}]}).replace(
+            "[[[[[[]]]]]]", "[" * 900 + "]" * 900
+        ),  # decodes and validates, but too deep to serialise for the tape
+    ],
+    ids=["unbalanced", "too-deep-to-dump"],
+)
+def test_deeply_nested_answers_are_repaired_then_fall_back(
+    services: Any, fake: FakeOpenAI, junk: str
+) -> None:
+    fake.enqueue(text(junk), text(json.dumps(NEWS_OK)))
+    a = news_ask(services)  # never raises
+    assert a.status == "repaired" and a.parsed == NEWS_OK and fake.calls == 2
+    fake.enqueue(text(junk), text(junk))
+    a = news_ask(services)
+    assert a.status == "invalid" and not a.ok and fake.calls == 4
+    assert [r.code for r in a.reasons] == ["llm_invalid_answer"]
+    rows = services.llm.tape.entries("news", statuses=("invalid",), limit=5)
+    assert rows and all(r.parsed is None for r in rows)
+
+
+def test_an_answer_over_max_answer_chars_is_refused_before_parsing(
+    llm_env: FakeOpenAI, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tools.llm.parsing as parsing
+
+    monkeypatch.setenv("SEXTANT_LLM__MAX_ANSWER_CHARS", "1000")
+    services = make_services(clock)[1]
+    parsed: list[int] = []
+    real = parsing._loads
+
+    def counting(s: str) -> Any:
+        parsed.append(len(s))
+        return real(s)
+
+    monkeypatch.setattr(parsing, "_loads", counting)
+    long = json.dumps({"tickers": [{"ticker": "SOL", "rationale": "x" * 2000}]})
+    llm_env.enqueue(text(long), text(json.dumps(GOOD)))
+    a = ask(services)
+    assert a.status == "repaired" and a.parsed == GOOD
+    assert "answer too long" in llm_env.last_messages[3]["content"]
+    assert all(n <= 1000 for n in parsed)  # the long answer was never decoded
+
+
+def test_the_agents_check_runs_before_the_answer_counts(services: Any, fake: FakeOpenAI) -> None:
+    seen: list[Any] = []
+
+    def check(payload: Any) -> None:
+        seen.append(payload)
+        if len(seen) == 1:
+            raise OverflowError("\x1b[31mdate value out of range")
+
+    fake.enqueue(text(json.dumps(NEWS_OK)), text(json.dumps(NEWS_OK)))
+    a = news_ask(services, check)
+    assert a.status == "repaired" and len(seen) == 2
+    repair = fake.last_messages[3]["content"]
+    assert "OverflowError" in repair and "\x1b" not in repair
+    (row,) = services.llm.tape.entries("news", limit=5)  # one row per (symbol, as_of)
+    assert row.status == "repaired" and services.llm.tape.count() == 2
+    # Failing the check on both attempts: the fallback, and nothing on the tape says "ok".
+    seen.clear()
+    fake.enqueue(text(json.dumps(NEWS_OK)), text(json.dumps(NEWS_OK)))
+    a = news_ask(services, lambda payload: 1 / 0)
+    assert a.status == "invalid" and not a.ok and "ZeroDivisionError" in (a.error or "")
+    (row,) = services.llm.tape.entries("news", statuses=("ok", "repaired", "invalid"))
+    assert row.status == "invalid" and row.parsed is None
+
+
+def test_the_repair_prompt_is_read_once_and_off_the_event_loop(
+    services: Any, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import tools.llm.service as service
+
+    reads: list[tuple[str, bool]] = []
+    real = service.load_prompt
+
+    def load(name: str, **kw: Any) -> Any:
+        reads.append((name, threading.current_thread() is threading.main_thread()))
+        return real(name, **kw)
+
+    monkeypatch.setattr(service, "load_prompt", load)
+    fake.enqueue(*(text("no JSON, sorry") for _ in range(4)))
+    for _ in range(2):
+        assert ask(services).status == "invalid"  # two calls each: answer and repair
+    assert fake.calls == 4
+    assert reads == [("repair", False)]  # one read, in a worker thread
+
+
+def test_a_lone_surrogate_in_an_answer_is_taped_counted_and_repairable(
+    services: Any, fake: FakeOpenAI
+) -> None:
+    # The model's text itself carries a lone surrogate: SQLite refused the tape row (so the
+    # call's cost was missing from the day's budget) and the repair request could not be sent.
+    fake.enqueue(text('{"tickers": [{"ticker": "SOL", "rationale": "go \ud800 up"}], "x": 1}'))
+    a = ask(services)
+    assert a.status == "ok" and a.parsed == {"tickers": [{"ticker": "SOL", "rationale": "go up"}]}
+    assert all(a.tape_ids)
+    (row,) = services.llm.tape.entries("hunter")
+    assert "go \\ud800 up" in (row.raw_text or "")
+    assert asyncio.run(services.llm.spent_today()) == pytest.approx(a.usage.cost_usd)
+    fake.enqueue(text("Sorry \ud800, no JSON"), text(json.dumps(GOOD)))
+    b = ask(services)
+    assert b.status == "repaired" and fake.calls == 3
+    assert fake.last_messages[2]["content"] == "Sorry \\ud800, no JSON"

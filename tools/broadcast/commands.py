@@ -34,6 +34,7 @@ from tools.broadcast.formatting import (
     pulse_body,
     stats_body,
     status_body,
+    text_budget,
 )
 from tools.broadcast.port import StatusProvider
 from tools.broadcast.publisher import Publisher, Sleep
@@ -195,18 +196,20 @@ class TelegramCommands:
         )
 
     async def answer(self, command: str) -> str:
-        """The HTML answer to a command (without the disclaimer). Never raises."""
+        """The HTML answer to a command (without the disclaimer; lists cut to leave room for
+        it). Never raises."""
+        budget = text_budget(self.tg.disclaimer)
         try:
             if command in ("status", "positions"):
                 doc = await self.status()
-                return status_body(doc) if command == "status" else positions_body(doc)
+                return status_body(doc) if command == "status" else positions_body(doc, budget)
             if command == "stats":
                 return await self._stats()
             if command == "pulse":
                 pulse = await self.broadcaster.latest_pulse() if self.broadcaster else None
                 if pulse is None:
                     return "🧭 <b>Market Pulse</b>\nNo cycle has run yet."
-                return pulse_body(pulse)
+                return pulse_body(pulse, budget)
             return help_body(COMMANDS)
         except Exception as exc:
             log.exception("telegram commands: /%s failed", command)

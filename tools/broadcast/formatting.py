@@ -1,9 +1,13 @@
 """Posts as Telegram HTML (parse_mode HTML) and their plain-text twins for the console.
 
 The rule that keeps a post from ever failing because of a character in it: every dynamic value
-(symbols, numbers, model text, settings text) goes through `esc()`; the only markup is the
-handful of tags written literally here (<b>, <i>, <code>). Model text is also cut to a sane
-length before escaping, so no entity is ever split and no post exceeds Telegram's limits.
+(symbols, numbers, model text, settings text) goes through `esc()`, which also drops what no
+chat, terminal or database should get (lone surrogates, control characters: `printable()`);
+the only markup is the handful of tags written literally here (<b>, <i>, <code>), never across
+a line break. Model text is also cut to a sane length before escaping, so no entity is ever
+split; a body with a list that would exceed Telegram's 4096 characters (measured like Telegram,
+after entity parsing, with room left for the disclaimer) keeps the items that fit and says
+"…and N more" (`fit_items`); `finish()` cuts any other body at a line break as a last resort.
 """
 
 import html
@@ -15,13 +19,14 @@ from decimal import Decimal
 from typing import Any
 
 from sextant.models import NewsAssessment
-from tools.broadcast.port import EntryEvent, ExitEvent, MarketPulse
+from tools.broadcast.port import EntryEvent, ExitEvent, MarketPulse, printable
 from tools.broadcast.stats import Stats
 
 CAPTION_LIMIT = 1024  # Telegram, measured on the text after entity parsing, in UTF-16 units
 TEXT_LIMIT = 4096
 MODEL_TEXT_MAX = 280  # characters of one reason or headline (LLM text) shown in a post
-RESEND_ROOM = 100  # caption room kept for the "re-sent" line of on_uncertain=resend_marked
+RESEND_ROOM = 100  # room kept for the "re-sent" line of on_uncertain=resend_marked
+TEXT_ROOM = TEXT_LIMIT - RESEND_ROOM  # what a text post (disclaimer included) may use
 
 _TAG = re.compile(r"<[^>]*>")
 
@@ -69,12 +74,14 @@ class Post:
 
 
 def esc(value: object) -> str:
-    """Escape dynamic text for Telegram HTML (&, <, >). Quotes are fine outside attributes."""
-    return html.escape(str(value), quote=False)
+    """Escape dynamic text for Telegram HTML (&, <, >); quotes are fine outside attributes.
+    Lone surrogates and control characters (but newlines and tabs) are dropped."""
+    return html.escape(printable(str(value)), quote=False)
 
 
 def clip(text: str, limit: int = MODEL_TEXT_MAX) -> str:
-    text = " ".join(str(text).split())
+    """One line of at most `limit` characters, printable (see `esc`)."""
+    text = " ".join(printable(str(text)).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -131,9 +138,65 @@ def hashtag(symbol: str) -> str:
     return "#" + re.sub(r"[^A-Za-z0-9_]", "", pair(symbol))
 
 
-def finish(body: str, disclaimer: str) -> str:
-    """Every post ends with the disclaimer (settings text: escaped like any other)."""
-    return f"{body.rstrip()}\n\n<i>{esc(disclaimer)}</i>"
+def _ending(disclaimer: str) -> str:
+    return f"\n\n<i>{esc(disclaimer)}</i>"
+
+
+def text_budget(disclaimer: str, limit: int = TEXT_ROOM) -> int:
+    """The visible length a body may have for `finish(body, disclaimer)` to fit in `limit`."""
+    return limit - visible_len(_ending(disclaimer))
+
+
+def more_line(n: int) -> str:
+    return f"…and {n} more"
+
+
+def fit_items(head: Sequence[str], items: Sequence[str], tail: Sequence[str], budget: int) -> str:
+    """head, then as many items as fit, then "…and N more" when some did not, then tail, joined
+    by line breaks, in at most `budget` visible characters (as Telegram counts them).
+
+    An item is one line or a block of lines, and no tag spans a line break, so dropping whole
+    items never breaks the markup (and visible lengths simply add up)."""
+    parts = [*head, *items, *tail]
+    if visible_len("\n".join(parts)) <= budget:
+        return "\n".join(parts)
+    fixed = sum(visible_len(x) + 1 for x in (*head, *tail))  # each with its line break
+    used = fixed
+    kept: list[str] = []
+    for item in items:
+        size = visible_len(item) + 1
+        more = len(items) - len(kept) - 1
+        room = budget + 1 - (visible_len(more_line(more)) + 1 if more else 0)
+        if used + size > room:
+            break
+        kept.append(item)
+        used += size
+    return "\n".join([*head, *kept, more_line(len(items) - len(kept)), *tail])
+
+
+def cut_lines(body: str, budget: int) -> str:
+    """The last resort for a body too long however its lists are cut: whole lines, then
+    "…and N more lines"."""
+    if visible_len(body) <= budget:
+        return body
+    lines = body.split("\n")
+    kept: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        rest = len(lines) - i
+        note = visible_len(f"…and {rest} more lines") + 1
+        if used + visible_len(line) + 1 + note > budget + 1:
+            break
+        kept.append(line)
+        used += visible_len(line) + 1
+    return "\n".join([*kept, f"…and {len(lines) - len(kept)} more lines"])
+
+
+def finish(body: str, disclaimer: str, limit: int = TEXT_ROOM) -> str:
+    """Every post ends with the disclaimer (settings text: escaped like any other); the whole
+    stays within `limit` visible characters and carries no unprintable character."""
+    body = cut_lines(body.rstrip(), text_budget(disclaimer, limit))
+    return printable(body) + _ending(disclaimer)
 
 
 def move_pct(level: Decimal | None, entry: Decimal | None) -> str:
@@ -317,7 +380,8 @@ def stats_body(title: str, stats: Stats) -> str:
 # ---------------------------------------------------------------------------- pulse
 
 
-def pulse_body(p: MarketPulse) -> str:
+def pulse_body(p: MarketPulse, budget: int = TEXT_ROOM) -> str:
+    """The Market Pulse; the WAIT list is cut to fit `budget` (see `text_budget`)."""
     lines = [f"🧭 <b>Market Pulse</b> · {when(p.as_of)}"]
     btc = [f"<b>{esc(pair(p.btc_symbol).split('/')[0])}</b>"]
     if p.btc_price is not None:
@@ -346,13 +410,15 @@ def pulse_body(p: MarketPulse) -> str:
             f"(<code>{esc(price(m.price))}</code>)"
             for m in p.movers
         ]
+    waits: list[str] = []
     if p.waits:
         lines += ["", f"<b>On WAIT</b> ({p.signals.get('WAIT', len(p.waits))})"]
-        lines += [f"• {esc(pair(w.symbol))}: {esc(clip(w.message, 140))}" for w in p.waits]
+        waits = [f"• {esc(pair(w.symbol))}: {esc(clip(w.message, 140))}" for w in p.waits]
+    tail: list[str] = []
     if p.signals:
         counts = " · ".join(f"{p.signals.get(k, 0)} {k}" for k in ("LONG", "SHORT", "WAIT"))
-        lines += ["", f"Signals this cycle: {counts}"]
-    return "\n".join(lines)
+        tail = ["", f"Signals this cycle: {counts}"]
+    return fit_items(lines, waits, tail, budget)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -376,14 +442,16 @@ def status_body(doc: dict[str, Any]) -> str:
     )
 
 
-def positions_body(doc: dict[str, Any]) -> str:
+def positions_body(doc: dict[str, Any], budget: int = TEXT_ROOM) -> str:
+    """Open positions, as many as fit `budget` (see `text_budget`), then "…and N more"."""
     positions = doc.get("positions") or []
     if not positions:
         return "📂 <b>Open positions</b>\nNo open positions."
-    lines = [f"📂 <b>Open positions</b> ({len(positions)})"]
+    head = [f"📂 <b>Open positions</b> ({len(positions)})"]
+    blocks: list[str] = []
     for p in positions:
         tp1 = " ✓" if p.get("tp1_done") else ""
-        lines += [
+        lines = [
             "",
             f"<b>{esc(pair(str(p.get('symbol', '?'))))} {esc(str(p.get('side', '')).upper())}</b>"
             f" {esc(p.get('leverage', '-'))}x · qty {esc(price(p.get('quantity')))}",
@@ -393,7 +461,8 @@ def positions_body(doc: dict[str, Any]) -> str:
             f"<code>{esc(price(p.get('take_profit_2')))}</code>",
             f"uPnL {signed(p.get('unrealized_pnl'), ' USDT')} · since {when(p.get('opened_at'))}",
         ]
-    return "\n".join(lines)
+        blocks.append("\n".join(lines))
+    return fit_items(head, blocks, [], budget)
 
 
 def help_body(commands: Sequence[tuple[str, str]]) -> str:

@@ -19,13 +19,14 @@ Every call is idempotent: publishing the same signal, exit fill or scheduled slo
 re-run cycle, a restart) posts it once.
 """
 
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sextant.models import CandleFrame, NewsAssessment, Signal
 from sextant.positions import Fill, Position
@@ -61,8 +62,33 @@ class ExitEvent:
     pnl_pct: Decimal  # net PnL of this fill in % of the position's entry notional share
 
 
+def _keep(ch: str) -> bool:
+    return ch in "\n\t" or unicodedata.category(ch)[0] != "C"
+
+
+def printable(text: str) -> str:
+    """`text` without what breaks a post, a log line, a terminal or a database insert: lone
+    surrogates (no UTF-8 for them) and the other characters of Unicode category C (control, ESC
+    sequences included; format, bidi overrides included; private use; unassigned). Newlines and
+    tabs stay."""
+    if text.isprintable():
+        return text
+    return "".join(ch for ch in text if _keep(ch))
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, v: Any) -> Any:
+        """Text here may come from a model (WAIT reasons, headlines): keep it printable, so the
+        Pulse can always be stored (JSON, SQLite) and posted."""
+        if isinstance(v, str):
+            return printable(v)
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            return [printable(x) for x in v]
+        return v
 
 
 class Mover(_Frozen):

@@ -59,6 +59,7 @@ from tools.broadcast.formatting import (
     finish,
     pulse_body,
     stats_body,
+    text_budget,
 )
 from tools.broadcast.port import EntryEvent, ExitEvent, MarketPulse, StatusProvider
 from tools.broadcast.render import cycle_summary
@@ -355,9 +356,8 @@ class Publisher:
         if self.tg.pulse_every_hours <= 0:
             return []
         slot = pulse_slot(pulse.as_of, self.tg.pulse_every_hours)
-        post = Post(
-            f"pulse:{slot:%Y%m%dT%H}", "pulse", finish(pulse_body(pulse), self.tg.disclaimer)
-        )
+        body = pulse_body(pulse, text_budget(self.tg.disclaimer))
+        post = Post(f"pulse:{slot:%Y%m%dT%H}", "pulse", finish(body, self.tg.disclaimer))
         queued = await asyncio.to_thread(
             self.store.add_post, self.destination, post, self.clock.now()
         )

@@ -3,6 +3,10 @@
 Models (Perplexity Sonar in particular) wrap JSON in code fences or prose, prepend reasoning in
 <think> tags, or answer through a tool call. This finds the JSON wherever it is; validation
 against the answer schema is the caller's job.
+
+Whatever the text, the outcome is a value or `AnswerParseError`: an answer longer than the
+caller's limit is refused before any parsing, and any failure of the decoder (a RecursionError
+from "[[[[...", say) counts as "no JSON here".
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
+def _too_deep() -> AnswerParseError:
+    return AnswerParseError("no JSON object found in the answer (nested too deeply)")
+
+
 def _scan(text: str) -> Any:
     """The first JSON object in free text (else the first array) that decodes completely."""
     decoder = json.JSONDecoder()
@@ -48,7 +56,9 @@ def _scan(text: str) -> Any:
             continue
         try:
             value, _ = decoder.raw_decode(text, i)
-        except ValueError:
+        except RecursionError:
+            raise _too_deep() from None  # every later start is inside the same nesting
+        except Exception:
             continue
         if isinstance(value, dict):
             return value
@@ -59,32 +69,57 @@ def _scan(text: str) -> Any:
     raise AnswerParseError("no JSON object found in the answer")
 
 
-def extract_json(text: str) -> Any:
-    """The JSON value in a model's text answer (dict or list); AnswerParseError if none."""
-    cleaned = _THINK.sub("", text).strip()
+def check_length(text: str, max_chars: int | None) -> None:
+    if max_chars is not None and len(text) > max_chars:
+        raise AnswerParseError(f"answer too long ({len(text)} characters, at most {max_chars})")
+
+
+def extract_json(text: str, max_chars: int | None = None) -> Any:
+    """The JSON value in a model's text answer (dict or list); AnswerParseError if none (or if
+    the text is longer than `max_chars`). Never raises anything else."""
+    check_length(text, max_chars)
+    try:
+        cleaned = _THINK.sub("", text).strip()
+    except Exception as exc:
+        raise AnswerParseError(f"unreadable answer ({type(exc).__name__})") from None
     if not cleaned:
         raise AnswerParseError("empty answer")
     try:
         return _loads(cleaned)
-    except ValueError:
+    except RecursionError:
+        raise _too_deep() from None
+    except Exception:
         pass
     for _lang, body in _FENCE.findall(cleaned):
         try:
             return _loads(body.strip())
-        except ValueError:
+        except RecursionError:
+            raise _too_deep() from None
+        except Exception:
             continue
     return _scan(cleaned)
 
 
-def message_payload(message: AIMessage) -> tuple[str, Any]:
-    """(raw text, JSON payload) of an answer: the first tool call's arguments, else the text."""
-    text = message_text(message)
-    if message.tool_calls:
-        args = message.tool_calls[0]["args"]
-        raw = json.dumps(args, ensure_ascii=False)
-        return (f"{text}\n{raw}" if text else raw), args
-    if message.invalid_tool_calls:
-        args_text = str(message.invalid_tool_calls[0].get("args") or "")
-        raw = f"{text}\n{args_text}" if text else args_text
-        return raw, extract_json(args_text)
-    return text, extract_json(text)
+def message_payload(message: AIMessage, max_chars: int | None = None) -> tuple[str, Any]:
+    """(raw text, JSON payload) of an answer: the first tool call's arguments, else the text.
+
+    AnswerParseError when there is no JSON, or when the answer is longer than `max_chars`
+    (checked before any parsing); never anything else."""
+    try:
+        text = message_text(message)
+        if message.tool_calls:
+            args = message.tool_calls[0]["args"]
+            raw = json.dumps(args, ensure_ascii=False)
+            raw = f"{text}\n{raw}" if text else raw
+            check_length(raw, max_chars)
+            return raw, args
+        if message.invalid_tool_calls:
+            args_text = str(message.invalid_tool_calls[0].get("args") or "")
+            raw = f"{text}\n{args_text}" if text else args_text
+            check_length(raw, max_chars)
+            return raw, extract_json(args_text)
+    except AnswerParseError:
+        raise
+    except Exception as exc:  # e.g. tool arguments nested too deeply to serialise
+        raise AnswerParseError(f"unreadable tool call ({type(exc).__name__})") from None
+    return text, extract_json(text, max_chars)

@@ -179,13 +179,18 @@ def parse_when(v: Any) -> datetime:
         ts = datetime.fromisoformat(v.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     else:
         raise ValueError(f"not a date: {v!r}")
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    try:
+        return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is in year 0 in UTC: no such datetime
+        raise ValueError(f"date out of range in UTC: {v!r}") from None
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err.get("loc", ())) or "value"
-    return f"{loc}: {err.get('msg')}"
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "value"
+        return f"{loc}: {err.get('msg')}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def news_candidates(
@@ -197,39 +202,52 @@ def news_candidates(
     for i, raw in enumerate(answer.events):
         try:
             ev = NewsEventIn.model_validate(raw)
-        except ValidationError as exc:
-            title = clean_text(str(raw.get("title") or raw.get("headline") or f"#{i}"), 80)
+            events.append(
+                CandidateEvent(
+                    title=ev.title,
+                    published_at=ev.published_at,
+                    impact=ev.impact,
+                    category=ev.category,
+                    critical=ev.critical,
+                    source=ev.source,
+                )
+            )
+        except Exception as exc:  # whatever is wrong with one event costs that event only
             reasons.append(
                 Reason(
                     code=Code.NEWS_EVENT_INVALID,
                     kind="skip",
-                    message=f"dropped event '{title}': {_first_error(exc)}",
+                    message=clean_text(
+                        f"dropped event '{_event_title(raw, i)}': {_first_error(exc)}", 300
+                    ),
                     data={"index": i},
                 )
             )
-            continue
-        events.append(
-            CandidateEvent(
-                title=ev.title,
-                published_at=ev.published_at,
-                impact=ev.impact,
-                category=ev.category,
-                critical=ev.critical,
-                source=ev.source,
-            )
-        )
     keys: list[KeyEvent] = []
     for item in answer.key_events[:MAX_KEY_EVENTS]:
-        title: Any = item
-        when: datetime | None = None
-        if isinstance(item, dict):
-            title = item.get("title") or item.get("event") or item.get("name") or ""
-            raw_when = item.get("date") or item.get("when") or item.get("published_at")
-            try:
-                when = parse_when(raw_when) if raw_when else None
-            except (ValueError, TypeError, OverflowError):
-                when = None
-        text = clean_text(str(title), 200)
-        if text:
-            keys.append(KeyEvent(title=text, date=when))
+        try:
+            key = _key_event(item)
+        except Exception:  # a key event is a nicety: an unusable one is left out
+            continue
+        if key is not None:
+            keys.append(key)
     return events, keys, reasons
+
+
+def _event_title(raw: Any, index: int) -> str:
+    title = (raw.get("title") or raw.get("headline")) if isinstance(raw, dict) else None
+    return clean_text(str(title or f"#{index}"), 80)
+
+
+def _key_event(item: Any) -> KeyEvent | None:
+    title: Any = item
+    when: datetime | None = None
+    if isinstance(item, dict):
+        title = item.get("title") or item.get("event") or item.get("name") or ""
+        raw_when = item.get("date") or item.get("when") or item.get("published_at")
+        try:
+            when = parse_when(raw_when) if raw_when else None
+        except Exception:
+            when = None
+    text = clean_text(str(title), 200)
+    return KeyEvent(title=text, date=when) if text else None

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -27,13 +27,14 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from sextant.clock import Clock
 from sextant.config import Settings
 from sextant.models import Reason
+from sextant.news import clean_text
 from sextant.reasons import Code
 from tools.llm.cache import AnswerCache
 from tools.llm.client import make_chat_model
 from tools.llm.parsing import AnswerParseError, message_payload
 from tools.llm.prompts import REPAIR, Prompt, PromptError, load_prompt
 from tools.llm.schemas import answer_schema, answer_tool
-from tools.llm.tape import Tape, TapeRecord
+from tools.llm.tape import Tape, TapeRecord, storable
 from tools.llm.usage import Usage, call_cost
 
 log = logging.getLogger("sextant.llm")
@@ -54,6 +55,10 @@ class AskRequest:
     origin: Origin = "cycle"
     cycle_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)  # taped with the inputs
+    # What the agent will do with a schema-valid answer (e.g. turn it into scored events); if
+    # it raises, the answer is unusable like one that fails the schema: one repair, then the
+    # fallback, and nothing unusable is ever marked ok on the tape or cached.
+    check: Callable[[BaseModel], object] | None = None
 
 
 @dataclass
@@ -77,12 +82,13 @@ class Answer:
 def describe_error(exc: BaseException, secrets: Sequence[str] = ()) -> str:
     """A short, secret-free description of a failed call."""
     status = getattr(exc, "status_code", None)
-    msg = str(exc).replace("\n", " ")
+    msg = str(exc)
     for s in secrets:
         if s:
             msg = msg.replace(s, "***")
+    msg = clean_text(msg, 300)
     head = type(exc).__name__ + (f" (HTTP {status})" if status else "")
-    return f"{head}: {msg[:300]}" if msg else head
+    return f"{head}: {msg}" if msg else head
 
 
 def validation_summary(exc: ValidationError, limit: int = 5) -> str:
@@ -120,6 +126,7 @@ class LLMService:
         )
         self._lock = threading.Lock()
         self._known_prompts: set[str] = set()
+        self._repair: Prompt | None = None  # prompts/repair.md, read once (off the loop)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -148,6 +155,12 @@ class LLMService:
 
     async def cache_set(self, key: str, value: dict[str, Any]) -> None:
         await asyncio.to_thread(self.cache.set, key, value)
+
+    async def repair_prompt(self) -> Prompt:
+        """prompts/repair.md: read from disk once (in a worker thread), then reused."""
+        if self._repair is None:
+            self._repair = await asyncio.to_thread(load_prompt, REPAIR)
+        return self._repair
 
     async def spent_today(self) -> float:
         day = self.clock.now().date()
@@ -201,19 +214,33 @@ class LLMService:
         return msg, None, latency
 
     def _check(
-        self, msg: AIMessage, schema: type[BaseModel]
-    ) -> tuple[str, BaseModel | None, str | None]:
-        """(raw text, validated payload or None, error)."""
+        self,
+        msg: AIMessage,
+        schema: type[BaseModel],
+        check: Callable[[BaseModel], object] | None = None,
+    ) -> tuple[str, BaseModel | None, Any, str | None]:
+        """(raw text, validated payload or None, its JSON data, error). Never raises: whatever
+        goes wrong with an answer makes it unusable (repair, then the fallback)."""
+        limit = self.cfg.max_answer_chars
         try:
-            raw, data = message_payload(msg)
-        except AnswerParseError as exc:
-            return _text_of(msg), None, str(exc)
-        if len(raw) > self.cfg.max_answer_chars:
-            return raw[: self.cfg.max_answer_chars], None, "answer too long"
+            # The length first: nothing longer than max_answer_chars is parsed at all.
+            raw, data = message_payload(msg, limit)
+        except Exception as exc:  # AnswerParseError, or anything the parser did not foresee
+            return _text_of(msg)[:limit], None, None, _problem(exc)
         try:
-            return raw, schema.model_validate(data), None
+            payload = schema.model_validate(data)
         except ValidationError as exc:
-            return raw, None, f"does not match the answer schema: {validation_summary(exc)}"
+            why = clean_text(validation_summary(exc), 1000)
+            return raw, None, None, f"does not match the answer schema: {why}"
+        except Exception as exc:
+            return raw, None, None, f"does not match the answer schema: {_problem(exc)}"
+        try:
+            parsed = payload.model_dump(mode="json")  # what the tape and the cache keep
+            if check is not None:
+                check(payload)
+        except Exception as exc:
+            return raw, None, None, f"unusable answer: {_problem(exc)}"
+        return raw, payload, parsed, None
 
     async def _tape(self, req: AskRequest, **fields: Any) -> int:
         now = self.clock.now()
@@ -249,7 +276,7 @@ class LLMService:
         answer = Answer(status="invalid", model=req.model, prompt_hash=req.prompt.hash)
         try:
             rendered = req.prompt.render(req.variables)
-            repair = load_prompt(REPAIR)
+            repair = await self.repair_prompt()
         except PromptError as exc:
             answer.status = "prompt_invalid"
             answer.error = str(exc)
@@ -273,7 +300,7 @@ class LLMService:
             schema_text = json.dumps(answer_schema(req.schema))
             messages = [
                 *messages,
-                AIMessage(raw[:4000]),
+                AIMessage(storable(raw[:4000]) or ""),  # sendable: no lone surrogate
                 HumanMessage(repair.render({"error": problem, "schema": schema_text})[-1][1]),
             ]
         answer.status = "invalid"
@@ -318,10 +345,9 @@ class LLMService:
         answer.usage.tokens_in += cost.tokens_in
         answer.usage.tokens_out += cost.tokens_out
         answer.usage.cost_usd += cost.cost_usd
-        raw, payload, problem = self._check(msg, req.schema)
+        raw, payload, parsed, problem = self._check(msg, req.schema, req.check)
         answer.raw_text = raw
         status: Status = "ok" if attempt == 1 else "repaired"
-        parsed = None if payload is None else payload.model_dump(mode="json")
         answer.tape_ids.append(
             await self._tape(
                 req,
@@ -365,4 +391,16 @@ class LLMService:
 
 def _text_of(msg: AIMessage) -> str:
     content = msg.content
-    return content if isinstance(content, str) else json.dumps(content, default=str)
+    if isinstance(content, str):
+        return content
+    try:
+        return json.dumps(content, default=str)
+    except Exception:
+        return repr(content)
+
+
+def _problem(exc: BaseException) -> str:
+    """What is wrong with an answer, in one clean line (it may quote model text)."""
+    if isinstance(exc, AnswerParseError):
+        return clean_text(str(exc), 300)
+    return clean_text(f"{type(exc).__name__}: {exc}", 300)

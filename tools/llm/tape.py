@@ -30,6 +30,14 @@ COMPONENT = "llm"
 ANSWERED = ("ok", "repaired")
 
 
+def storable(value: str | None) -> str | None:
+    """Text SQLite (UTF-8) accepts: a lone surrogate in a model's answer becomes `\\ud800`
+    instead of failing the write (and with it the day's cost accounting)."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _v1(conn: Connection) -> None:
     conn.execute(
         text(
@@ -186,9 +194,9 @@ class Tape:
             "attempt": r.attempt,
             "status": r.status,
             "inputs": json.dumps(r.inputs, sort_keys=True, default=str),
-            "raw": r.raw_text,
+            "raw": storable(r.raw_text),
             "parsed": None if r.parsed is None else json.dumps(r.parsed, default=str),
-            "error": r.error,
+            "error": storable(r.error),
             "tin": r.tokens_in,
             "tout": r.tokens_out,
             "cost": r.cost_usd,
