@@ -7,8 +7,9 @@ and, for the bars whose score is beyond a threshold, the full Risk Manager (`dec
 portfolio limits, sizing on the current equity) on the same objects a cycle would hold.
 
 Time within hour k (the 1h bar opening at T and closing at T + 1h):
-1. at T: funding settles on positions opened before T; entries decided at T fill at the bar's
-   open plus slippage (taker fee);
+1. at T: funding settles on positions opened before T; a news panic decided at T closes its
+   position at the bar's open (slippage, taker fee), as the live cycle closes it at once;
+   entries decided at T fill at the bar's open plus slippage (taker fee);
 2. during the bar: `lifecycle.step` on every open position (stop before targets; stop moves and
    time exits at the close); every exit, targets included (conditional market orders on
    Bybit), fills at market: slippage from the trigger (or the open of a gap) and the taker fee;
@@ -31,11 +32,14 @@ from backtest.features import HOUR_NS, SymbolSeries
 from backtest.news import NewsSource, NoNews, unavailable
 from execution.lifecycle import (
     Bar,
+    Exit,
     apply_exit,
     apply_funding,
     entry_fill_price,
+    exit_fee,
     exit_fill_price,
     fee_for,
+    forced_exit,
     funding_times,
     open_position,
     round_exit_price,
@@ -248,7 +252,16 @@ class Backtest:
                 pos, payment = apply_funding(pos, dec(rate), mark)
                 book.pay_funding(symbol, pos, payment)
 
-            # 1b. Entries decided at T fill at this bar's open.
+            # 1b. News panic decided at T (critical news against an open position): closed at
+            # this bar's open, before anything else, as the live cycle closes it at once.
+            for symbol, trade in list(book.open.items()):
+                row = self.rows[index[symbol]][k]
+                if trade.close_for_news and row >= 0:
+                    pos = trade.position
+                    at = dec(self.series[index[symbol]].open[row])
+                    self._fill_exit(book, pos, forced_exit(pos, "news_panic", at), t_open)
+
+            # 1c. Entries decided at T fill at this bar's open.
             for sig in pending:
                 j = index[sig.symbol]
                 row = self.rows[j][k]
@@ -302,26 +315,12 @@ class Backtest:
                     bar,
                     es,
                     tp1_fraction=tp1_fraction,
-                    close_for_news=trade.close_for_news,
                     close_for_circuit_breaker=breaker_close,
                 )
                 pos = res.position
                 trade.position = pos
                 for ex in res.exits:
-                    # As the paper broker fills: slippage on market exits (all of them,
-                    # targets included), on the tick grid; the fee follows `ex.market`.
-                    price = round_exit_price(pos, exit_fill_price(pos, ex, es.slippage_pct))
-                    qty = min(ex.quantity, pos.quantity)
-                    after, fill = apply_exit(
-                        pos,
-                        reason=ex.reason,
-                        quantity=qty,
-                        price=price,
-                        fee=fee_for(price * qty, ex.market, es),
-                        time=t_close,
-                    )
-                    book.exit(pos, after, fill)
-                    pos = after
+                    pos = self._fill_exit(book, pos, ex, t_close)
 
             # 3a. Mark to market at the close; the day's PnL and the circuit breaker.
             for symbol in book.open:
@@ -344,8 +343,9 @@ class Backtest:
             if ref == ref:
                 btc.append((t_close, float(ref)))
 
-            # 3b. News: critical news against an open position closes it at the next bar (as
-            # the live monitor does); the hours with an answer count for the report.
+            # 3b. News: critical news against an open position at T + 1h closes it at the open
+            # of the next bar (1b), as the live cycle at that hour closes it at once; the hours
+            # with an answer count for the report.
             if with_news:
                 news_hours += sum(
                     1
@@ -419,6 +419,24 @@ class Backtest:
             btc=btc,
             traces=traces,
         )
+
+    def _fill_exit(self, book: Book, pos: Position, ex: Exit, time: datetime) -> Position:
+        """As the paper broker fills: slippage on market exits (all of them, targets
+        included), on the tick grid; the fee follows `ex.market` (none for a liquidation,
+        filled at the bankruptcy price)."""
+        es = self.settings.execution
+        price = round_exit_price(pos, exit_fill_price(pos, ex, es.slippage_pct))
+        qty = min(ex.quantity, pos.quantity)
+        after, fill = apply_exit(
+            pos,
+            reason=ex.reason,
+            quantity=qty,
+            price=price,
+            fee=exit_fee(ex, price, qty, es),
+            time=time,
+        )
+        book.exit(pos, after, fill)
+        return after
 
     def _decide(
         self,

@@ -4,12 +4,15 @@ Contract (every adapter):
 - `open(signal, ...)` opens the position of an actionable signal or reports why not. It is
   idempotent: the entry's client order id derives from the signal id, so calling it again
   for the same signal (a retried cycle, a restart) returns the position already opened and
-  never opens a second one.
+  never opens a second one. `status="submitted"`: the order went out but the exchange has
+  not confirmed a final state yet; it stays `pending` in the store and the next `sync` books
+  the position (with the signal's stop and targets) if it filled.
 - `apply(old, result, exits, time)` books one lifecycle step of a position: the stepped
   position (best price, last price, moved stop) and the exits the broker must execute. Paper
   fills the exits itself; Bybit's stops and targets rest on the exchange, so it only executes
   the market exits (stale, news panic, manual, circuit breaker) and moves its stop order.
-  Everything one call books is written in one transaction, after the exchange confirmed it.
+  Every exit fill is written (position and fill, one transaction) as soon as the exchange
+  confirmed it, before anything else is sent; the rest of the call is written after.
 - `sync(time)` brings the store in line with the account: on Bybit it books what the exchange
   filled (targets, stops, funding), re-places a missing stop, adopts an unknown position;
   paper has nothing to sync.
@@ -34,7 +37,7 @@ class BrokerUnavailable(Exception):
 
 @dataclass
 class OpenResult:
-    status: Literal["filled", "partially_filled", "rejected", "exists"]
+    status: Literal["filled", "partially_filled", "rejected", "exists", "submitted"]
     position: Position | None = None
     orders: list[OrderRecord] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
@@ -56,7 +59,8 @@ class Applied:
 class SyncReport:
     """What `sync` found and did; every list is empty when the book matched the account."""
 
-    booked: list[tuple[Position, Fill]] = field(default_factory=list)  # filled while away
+    booked: list[tuple[Position, Fill]] = field(default_factory=list)  # exits filled while away
+    entries: list[Position] = field(default_factory=list)  # our own entries settled late
     replaced: list[OrderRecord] = field(default_factory=list)  # missing stops/targets re-placed
     adopted: list[Position] = field(default_factory=list)  # unknown exchange positions
     resolved: list[OrderRecord] = field(default_factory=list)  # pending orders settled
@@ -65,7 +69,10 @@ class SyncReport:
 
     @property
     def empty(self) -> bool:
-        return not (self.booked or self.replaced or self.adopted or self.resolved or self.notes)
+        return not (
+            self.booked or self.entries or self.replaced or self.adopted or self.resolved
+            or self.notes
+        )
 
 
 class Broker(Protocol):

@@ -6,11 +6,21 @@ leaves a position unprotected. The exchange fills stops and targets itself; `syn
 those fills (and funding) into the store.
 
 Exactly once: every order's client id (Bybit `orderLinkId`) derives from the signal id and is
-written to the store as `pending` before it is sent. A timeout or network error on creation is
-answered by asking Bybit for that orderLinkId, never by sending blindly again; Bybit refuses a
-duplicate orderLinkId anyway (110072). On start (and every monitor pass) `sync()` settles
-pending orders, books what filled while Sextant was down, re-places a missing stop or target,
-and adopts a position the database does not know (it gets a stop and is reported).
+written to the store as `pending` before it is sent. A timeout, a network error or an ambiguous
+answer (10016 "internal error", an unmapped error) on creation is answered by asking Bybit for
+that orderLinkId, never by sending blindly again; Bybit refuses a duplicate orderLinkId anyway
+(110072). Bybit processes orders asynchronously: a market order is looked up until it reaches a
+final state (a few short polls); one still unsettled stays `pending` and the next `sync()`
+settles it. On start (and every monitor pass) `sync()` settles pending orders and our entries
+(booking a filled one with its signal's stop and targets), books what filled while Sextant was
+down (resting stops/targets, our own market exits, funding), books a position closed outside
+Sextant from Bybit's executions, re-places a missing stop or target, cancels what still rests
+for a closed position, and adopts a position the database does not know (it gets a stop, TP1
+and TP2 and is reported) - but never one an entry of ours explains.
+
+An exit fill is written (position and fill, one transaction) as soon as Bybit confirms it,
+before anything else is sent: an outage while cancelling the resting orders afterwards cannot
+lose it.
 """
 
 import asyncio
@@ -36,12 +46,28 @@ from execution.lifecycle import (
 from execution.store import FundingPayment, Store
 from sextant.config import Settings
 from sextant.models import MarketInfo, Signal
-from sextant.positions import ExitReason, Fill, OrderRecord, Position
+from sextant.positions import EXIT_REASONS, ExitReason, Fill, OrderRecord, Position
 
 log = logging.getLogger("sextant.execution.bybit")
 Sleep = Callable[[float], Awaitable[None]]
 CROSSED = ("110092", "110093")  # a trigger already on the wrong side of the price
 FINAL = {"Filled", "PartiallyFilledCanceled", "Cancelled", "Rejected", "Deactivated"}
+NOT_FOUND = "not found on the exchange"
+DAY_MS = 86_400_000
+EXECUTION_WINDOW_MS = 7 * DAY_MS  # Bybit serves /v5/execution/list 7 days per request
+MAX_PAGES = 1000
+# Refusals that are certain: nothing was created. Any other ExchangeError (10016 "internal
+# error", 10000 "server timeout", an unmapped code) is ambiguous: the order may exist.
+DEFINITIVE = (
+    ccxt.InvalidOrder,
+    ccxt.InsufficientFunds,
+    ccxt.BadRequest,
+    ccxt.AuthenticationError,
+    ccxt.PermissionDenied,
+    ccxt.AccountSuspended,
+    ccxt.NotSupported,
+)
+DONE = ("filled", "partially_filled")
 
 
 def _ms(ts: Any) -> datetime:
@@ -73,6 +99,8 @@ def _status(row: dict[str, Any]) -> str:
 class BybitBroker:
     name = "bybit"
     exchange_exits = True
+    # Waits between look-ups of a market order Bybit has not settled yet (then: `pending`).
+    fill_poll_delays_s: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.5)
 
     def __init__(
         self,
@@ -188,19 +216,48 @@ class BybitBroker:
             except ccxt.ExchangeError as exc:
                 if "110072" in str(exc):  # duplicate orderLinkId: the first one arrived
                     row = await self.query(cid)
-                    if row is not None:
-                        break
+                    if row is None:
+                        log.warning("order %s: a duplicate for Bybit, not visible yet: pending "
+                                    "(the next sync asks again)", cid)
+                    break
+                if not isinstance(exc, DEFINITIVE):
+                    # an ambiguous answer: the order may exist; ask, never mark it rejected
+                    log.error("order %s: ambiguous answer from Bybit (%s): asking", cid, exc)
+                    row = await self.query(cid)
+                    break
                 rejected = order.model_copy(update={"status": "rejected", "error": str(exc)[:500]})
                 with self.store.tx() as tx:
                     tx.put_order(rejected)
                 log.warning("order %s rejected: %s", cid, exc)
                 return rejected
-        settled = self._update(order, row)
-        if row is None:
-            settled = settled.model_copy(update={"status": "pending"})
+        if order.order_type == "market":
+            row = await self._await_final(cid, row)
+        settled = self._settled(order, row)
         with self.store.tx() as tx:
             tx.put_order(settled)
         return settled
+
+    async def _await_final(self, cid: str, row: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A market order Bybit accepted but has not settled yet (New, PartiallyFilled): look
+        again a few times, briefly. Not settled by then: the caller keeps it `pending`."""
+        if row is None:
+            return None
+        for delay in self.fill_poll_delays_s:
+            if row.get("orderStatus") in FINAL:
+                break
+            await self._sleep(delay)
+            row = await self.query(cid) or row
+        return row
+
+    def _settled(self, order: OrderRecord, row: dict[str, Any] | None) -> OrderRecord:
+        """The order updated from Bybit's row; `pending` while its outcome is unknown (no row,
+        or a market order not in a final state yet)."""
+        out = self._update(order, row)
+        if row is None:
+            return out if out.status != "open" else out.model_copy(update={"status": "pending"})
+        if order.order_type == "market" and row.get("orderStatus") not in FINAL:
+            return out.model_copy(update={"status": "pending"})
+        return out
 
     # -- start, margin, leverage ------------------------------------------------------------
 
@@ -265,10 +322,14 @@ class BybitBroker:
         if existing is not None and existing.status == "rejected":
             return OpenResult(status="rejected", error=existing.error)
         side = "buy" if signal.side == "long" else "sell"
-        if existing is not None:  # pending: ask before anything else
-            order = self._update(existing, await self.query(cid))
-            if order.status == "pending":
-                order = await self._submit(existing, {})
+        if existing is not None:  # sent before: ask before anything else
+            row = await self.query(cid)
+            if row is None and existing.status == "pending":
+                order = await self._submit(existing, {})  # never arrived: the same orderLinkId
+            else:
+                order = self._settled(existing, row)
+                with self.store.tx() as tx:
+                    tx.put_order(order)
         else:
             error = await self._prepare(signal.symbol, signal.leverage)
             if error:
@@ -288,14 +349,20 @@ class BybitBroker:
         ):
             return OpenResult(status="rejected", orders=[order], error=order.error or "not filled")
         if order.status in ("pending", "open"):
-            return OpenResult(status="rejected", orders=[order], error="entry not settled yet")
+            # sent, not confirmed: the next sync books it with this signal's levels if it fills
+            return OpenResult(
+                status="submitted", orders=[order],
+                error="sent to Bybit, not confirmed filled yet: the next sync books it",
+            )
         pos = await self._book_entry(signal, order, time)
         orders = [order, *self.store.orders(pid, active=True)]
         fills = [f for f in self.store.fills(pid) if f.kind == "entry"]
         status = "filled" if order.filled_quantity >= order.quantity else "partially_filled"
         return OpenResult(status=status, position=pos, orders=orders, fills=fills)  # type: ignore[arg-type]
 
-    async def _book_entry(self, signal: Signal, order: OrderRecord, time: datetime) -> Position:
+    async def _book_entry(
+        self, signal: Signal, order: OrderRecord, time: datetime, report: SyncReport | None = None
+    ) -> Position:
         assert signal.side is not None and signal.leverage is not None
         assert signal.stop_loss is not None and signal.take_profit_1 is not None
         assert signal.take_profit_2 is not None
@@ -315,7 +382,12 @@ class BybitBroker:
                 tx.insert_position(pos)
             tx.add_fill(order.client_order_id, fill)
             tx.put_order(order)
-        await self._protect(pos, time)
+        try:
+            await self._protect(pos, time, report)
+        except BrokerUnavailable as exc:
+            # the entry is booked and stays so; the next sync places what is missing
+            log.error("%s: entry booked, but placing its stop/targets failed (%s): the next "
+                      "sync places them", pos.position_id, exc)
         return self.store.position(pos.position_id) or pos
 
     async def _place(
@@ -340,10 +412,19 @@ class BybitBroker:
             trigger_price=self._price(pos.symbol, trigger), reduce_only=True,
             mode=self.settings.mode, created_at=time, updated_at=time,
         )
-        return await self._submit(order, {param: float(order.trigger_price or 0), **extra})
+        placed = await self._submit(order, {param: float(order.trigger_price or 0), **extra})
+        if placed.status == "rejected":
+            log.error("%s: Bybit refused the %s at %s: %s", pos.position_id, kind,
+                      order.trigger_price, placed.error)
+        return placed
 
-    async def _protect(self, pos: Position, time: datetime) -> list[OrderRecord]:
-        """Place whatever of stop / TP1 / TP2 is not resting yet for the open position."""
+    async def _protect(
+        self, pos: Position, time: datetime, report: SyncReport | None = None
+    ) -> list[OrderRecord]:
+        """Place whatever of stop / TP1 / TP2 is not resting yet for the open position.
+
+        A refusal is logged at error level and, in a sync, reported in its notes; the next
+        pass tries again."""
         if not pos.is_open:
             return []
         active = {o.kind for o in self.store.orders(pos.position_id, active=True)}
@@ -354,26 +435,58 @@ class BybitBroker:
             if order.status == "rejected" and any(c in order.error for c in CROSSED):
                 # the price is already through the stop: close at market now
                 closed, fill, exit_order = await self._market_exit(pos, stop_reason(pos), time)
-                with self.store.tx() as tx:
-                    if fill is not None:
-                        tx.update_position(pos, closed)
-                        tx.add_fill(fill.order_id, fill)
-                    tx.put_order(exit_order)
                 placed.append(exit_order)
+                if fill is not None:
+                    self._write_exit(pos, closed, fill, exit_order)
+                    if report is not None:
+                        report.booked.append((closed, fill))
+                    if not closed.is_open:
+                        await self._cancel_rest(closed, time)
                 return placed
+            if order.status == "rejected":
+                self._refused(report, pos, order)
         tp1 = tp1_quantity(pos, Decimal(str(self.settings.risk.tp1_close_fraction)))
         if not pos.tp1_done and "tp1" not in active:
             placed.append(await self._place(pos, "tp1", pos.take_profit_1, tp1, time))
+            if placed[-1].status == "rejected":
+                self._refused(report, pos, placed[-1])
         rest = pos.quantity - (0 if pos.tp1_done else tp1)
         if rest > 0 and "tp2" not in active:
             placed.append(await self._place(pos, "tp2", pos.take_profit_2, rest, time))
+            if placed[-1].status == "rejected":
+                self._refused(report, pos, placed[-1])
         return placed
 
+    @staticmethod
+    def _refused(report: SyncReport | None, pos: Position, order: OrderRecord) -> None:
+        if report is not None:
+            report.notes.append(
+                f"{pos.position_id}: Bybit refused the {order.kind} at {order.trigger_price}: "
+                f"{order.error}; tried again next pass"
+            )
+
     # -- exits and stop moves -----------------------------------------------------------------
+
+    def _write_exit(
+        self, stored: Position, after: Position, fill: Fill, order: OrderRecord
+    ) -> None:
+        """Book one exit fill at once, in its own transaction (before anything else is sent)."""
+        with self.store.tx() as tx:
+            tx.update_position(stored, after)
+            tx.add_fill(fill.order_id, fill)
+            tx.put_order(order)
 
     async def _market_exit(
         self, pos: Position, reason: ExitReason, time: datetime, qty: Decimal | None = None
     ) -> tuple[Position, Fill | None, OrderRecord]:
+        """Send a reduce-only market exit; the fill once Bybit confirms it (not booked here)."""
+        unsettled = [
+            o for o in self.store.orders(pos.position_id, active=True) if o.kind == "exit"
+        ]
+        if unsettled:  # an earlier exit Bybit has not settled: never a second one beside it
+            log.warning("%s: exit %s not settled yet: the next sync books it", pos.position_id,
+                        unsettled[0].client_order_id)
+            return pos, None, unsettled[0]
         attempt = sum(
             1 for o in self.store.orders(pos.position_id) if o.kind == "exit" and o.reason == reason
         )
@@ -388,7 +501,11 @@ class BybitBroker:
             ),
             {},
         )
-        if order.filled_quantity <= 0 or order.average_price is None:
+        if (
+            order.status not in DONE
+            or order.filled_quantity <= 0
+            or order.average_price is None
+        ):
             return pos, None, order
         new, fill = apply_exit(
             pos, reason=reason, quantity=min(order.filled_quantity, pos.quantity),
@@ -397,6 +514,8 @@ class BybitBroker:
         return new, fill, order
 
     async def _cancel(self, order: OrderRecord, time: datetime) -> OrderRecord:
+        """Cancel on Bybit (idempotent: an order already gone is fine) and read it back."""
+        refused = False
         try:
             await self.exchange.cancel_order(
                 order.exchange_order_id or None, order.symbol,
@@ -406,122 +525,216 @@ class BybitBroker:
             pass
         except ccxt.NetworkError as exc:
             raise BrokerUnavailable(f"cancel {order.client_order_id}: {exc}") from exc
+        except ccxt.ExchangeError as exc:
+            refused = True
+            log.error("cancel %s refused: %s", order.client_order_id, exc)
         row = await self.query(order.client_order_id)
         out = self._update(order, row)
-        if out.status in ("open", "pending"):
+        if out.status in ("open", "pending") and not (refused and row is not None):
             out = out.model_copy(update={"status": "cancelled"})
         return out.model_copy(update={"updated_at": max(time, out.updated_at)})
+
+    async def _cancel_rest(self, pos: Position, time: datetime) -> list[OrderRecord]:
+        """What still rests for a closed position: cancelled on Bybit, then in the store. An
+        outage leaves the rest to the next sync (which sweeps closed positions' orders)."""
+        out: list[OrderRecord] = []
+        for o in self.store.orders(pos.position_id, active=True):
+            try:
+                done = await self._cancel(o, time)
+            except BrokerUnavailable as exc:
+                log.warning("%s: cancelling %s failed (%s): the next sync retries",
+                            pos.position_id, o.client_order_id, exc)
+                break
+            with self.store.tx() as tx:
+                tx.put_order(done)
+            out.append(done)
+        return out
 
     async def apply(
         self, old: Position, result: StepResult, exits: list[Exit], *, time: datetime
     ) -> Applied:
         pos = result.position
+        stored = old  # the position as the store holds it (compare-and-swap)
         orders: list[OrderRecord] = []
         booked: list[tuple[Position, Fill]] = []
-        for ex in exits:
+        try:
+            for ex in exits:
+                if not pos.is_open:
+                    break
+                after, fill, order = await self._market_exit(pos, ex.reason, time, ex.quantity)
+                orders.append(order)
+                if fill is not None:
+                    self._write_exit(stored, after, fill, order)  # booked before anything else
+                    stored = pos = after
+                    booked.append((after, fill))
+            if result.stop_moves and pos.is_open:
+                moved, closed, refused = await self._move_stop(pos, time)
+                orders += moved
+                if closed is not None:
+                    after, fill, order = closed
+                    self._write_exit(stored, after, fill, order)
+                    stored = pos = after
+                    booked.append((after, fill))
+                elif refused:
+                    # Bybit still holds the old stop: so does the book, and the next pass (which
+                    # wants the move again) retries it
+                    pos = pos.model_copy(update={"stop_loss": old.stop_loss})
             if not pos.is_open:
-                break
-            pos, fill, order = await self._market_exit(pos, ex.reason, time, ex.quantity)
-            orders.append(order)
-            if fill is not None:
-                booked.append((pos, fill))
-        if result.stop_moves and pos.is_open:
-            moved, closed = await self._move_stop(pos, time)
-            orders += moved
-            if closed is not None:
-                pos = closed[0]
-                booked.append(closed)
-        if not pos.is_open:
-            for o in self.store.orders(pos.position_id, active=True):
-                if o.client_order_id not in {x.client_order_id for x in orders}:
-                    orders.append(await self._cancel(o, time))
+                for o in self.store.orders(pos.position_id, active=True):
+                    if o.client_order_id not in {x.client_order_id for x in orders}:
+                        orders.append(await self._cancel(o, time))
+        except BrokerUnavailable as exc:
+            if not booked:
+                raise
+            # the exit is booked; what could not be sent now (a cancel) the next sync does
+            log.error("%s: exit booked, then the exchange failed (%s): the next sync finishes",
+                      pos.position_id, exc)
         with self.store.tx() as tx:
-            tx.update_position(old, pos)
-            for _, fill in booked:
-                tx.add_fill(fill.order_id, fill)
+            tx.update_position(stored, pos)
             for o in orders:
                 tx.put_order(o)
         return Applied(position=pos, fills=[f for _, f in booked], orders=orders, exits=booked)
 
     async def _move_stop(
         self, pos: Position, time: datetime
-    ) -> tuple[list[OrderRecord], tuple[Position, Fill] | None]:
+    ) -> tuple[list[OrderRecord], tuple[Position, Fill, OrderRecord] | None, bool]:
         """New stop first, then cancel the old one: never a moment without a stop. When the
-        price is already through the new level, close at market with the stop's reason."""
+        price is already through the new level, close at market with the stop's reason.
+
+        Returns (orders, the market exit's booking if one filled, refused): refused when the new
+        stop is not confirmed resting, so the old one stays (in the book too)."""
         olds = [o for o in self.store.orders(pos.position_id, active=True) if o.kind == "stop"]
         new = await self._place(pos, "stop", pos.stop_loss, pos.quantity, time)
         out = [new]
-        closed: tuple[Position, Fill] | None = None
-        if new.status == "rejected":
-            if not any(c in new.error for c in CROSSED):
-                return out, None  # the old stop keeps resting; the next pass tries again
+        if new.status == "rejected" and any(c in new.error for c in CROSSED):
             log.info("%s: price already through the new stop: closing", pos.position_id)
             after, fill, order = await self._market_exit(pos, stop_reason(pos), time)
             out.append(order)
-            if fill is not None:
-                closed = (after, fill)
-            return out, closed
+            if fill is None:  # the exit is not confirmed: the old stop still stands
+                return out, None, True
+            return out, (after, fill, order), False
+        if new.status != "open":
+            log.error("%s: the stop move to %s is not resting on Bybit (%s %s): the old stop "
+                      "stays; tried again next pass", pos.position_id, pos.stop_loss,
+                      new.status, new.error)
+            return out, None, True
         for o in olds:
             out.append(await self._cancel(o, time))
-        return out, closed
+        return out, None, False
 
     # -- sync: what the exchange did while we were not looking ---------------------------------
 
     async def sync(self, time: datetime) -> SyncReport:
         report = SyncReport()
         await self._retry("load_markets", self.exchange.load_markets)
+        # 1. Orders whose outcome is not known yet, and our entries; what rests for a position
+        # that is closed is cancelled on the exchange (idempotent).
         for o in self.store.orders(active=True):
-            if o.status == "pending":
-                settled = self._update(o, await self.query(o.client_order_id))
-                if settled.status == "pending":  # never reached Bybit
-                    settled = settled.model_copy(
-                        update={"status": "cancelled", "error": "not found on the exchange"}
-                    )
-                with self.store.tx() as tx:
-                    tx.put_order(settled)
-                report.resolved.append(settled)
-                if settled.kind == "entry" and settled.filled_quantity > 0:
-                    await self._book_pending_entry(settled, report, time)
+            if o.status == "pending" or o.kind == "entry":
+                settled = await self._settle(o)
+                if settled != o:
+                    with self.store.tx() as tx:
+                        tx.put_order(settled)
+                    if settled.status != o.status:
+                        report.resolved.append(settled)
+                o = settled
+                if o.kind == "entry" and o.status in DONE and o.filled_quantity > 0:
+                    await self._book_pending_entry(o, report)
+            if o.kind in ("stop", "tp1", "tp2") and o.status == "open":
+                owner = self.store.position(o.position_id)
+                if owner is not None and not owner.is_open:
+                    done = await self._cancel(o, time)
+                    with self.store.tx() as tx:
+                        tx.put_order(done)
         rows = await self._retry(
             "positions", lambda: self.exchange.fetch_positions(None, {"settleCoin": "USDT"})
         )
         live = {r["symbol"]: r for r in rows if float(r.get("contracts") or 0) > 0}
+        now_ms: int | None = None
         for pos in self.store.open_positions():
-            pos = await self._book_resting(pos, report)
-            ex = live.get(pos.symbol)
+            pos = await self._book_resting(pos, report, time)
+            if pos.is_open:
+                pos = await self._book_exits(pos, report, time)
             if not pos.is_open:
                 continue
+            if now_ms is None:
+                now_ms = int((await self._server_time()).timestamp() * 1000)
+            ex = live.get(pos.symbol)
             if ex is None:
-                pos = await self._closed_outside(pos, report, time)
+                pos = await self._closed_outside(pos, report, time, now_ms)
                 continue
             size = _d(ex.get("contracts"))
             if size != pos.quantity:
                 report.notes.append(
                     f"{pos.position_id}: exchange size {size} != book {pos.quantity}"
                 )
-            placed = await self._protect(pos, time)
-            report.replaced += [o for o in placed if o.status != "rejected"]
-            await self._book_funding(pos, report)
+            placed = await self._protect(pos, time, report)
+            report.replaced += [o for o in placed if o.status not in ("rejected", "pending")]
+            await self._book_funding(pos, report, now_ms)
         held = {p.symbol for p in self.store.open_positions()}
         for symbol, ex in sorted(live.items()):
-            if symbol not in held:
-                report.adopted.append(await self._adopt(symbol, ex, time))
+            if symbol in held or await self._ours(symbol, report):
+                continue
+            report.adopted.append(await self._adopt(symbol, ex, time, report))
         return report
 
+    async def _settle(self, o: OrderRecord) -> OrderRecord:
+        """Ask Bybit about an order; a pending one it does not know never reached it."""
+        row = await self.query(o.client_order_id)
+        if row is None and o.status == "pending":
+            return o.model_copy(update={"status": "cancelled", "error": NOT_FOUND})
+        return self._settled(o, row)
+
     async def _book_pending_entry(
-        self, order: OrderRecord, report: SyncReport, time: datetime
-    ) -> None:
+        self, order: OrderRecord, report: SyncReport
+    ) -> Position | None:
+        """Our own entry that filled without being booked: booked with its signal's stop and
+        targets (never adopted with generic levels)."""
         if self.store.position(order.position_id) is not None:
-            return
-        rows = self.store.signals()
-        sig = next((s for s, _, _ in rows if s.signal_id == order.position_id), None)
+            return None
+        sig = self.store.signal(order.position_id)
         if sig is None:
             report.notes.append(f"{order.client_order_id} filled but its signal is unknown")
-            return
-        pos = await self._book_entry(sig, order, time)
-        report.booked.append((pos, self.store.fills(pos.position_id)[0]))
+            return None
+        pos = await self._book_entry(sig, order, order.created_at, report)
+        note = f"opened {pos.initial_quantity} @ {pos.entry_price}"
+        with self.store.tx() as tx:
+            tx.set_signal_status(sig.signal_id, "filled", note)
+        log.warning("entry %s settled late and booked: %s", sig.signal_id, note)
+        report.entries.append(pos)
+        return pos
 
-    async def _book_resting(self, pos: Position, report: SyncReport) -> Position:
+    async def _ours(self, symbol: str, report: SyncReport) -> bool:
+        """An exchange position on `symbol` the book does not hold: True when an entry of ours
+        explains it (booked now from its signal, or still unsettled: wait), so it is not
+        adopted."""
+        entries = [
+            o for o in self.store.orders(symbol=symbol)
+            if o.kind == "entry" and self.store.position(o.position_id) is None
+        ]
+        for o in entries:
+            if o.status == "cancelled" and o.error == NOT_FOUND:
+                # once not found (Bybit's views can lag): ask again before adopting anything
+                row = await self.query(o.client_order_id)
+                if row is not None:
+                    o = self._settled(o, row)
+                    with self.store.tx() as tx:
+                        tx.put_order(o)
+            if o.is_active:
+                report.notes.append(
+                    f"{symbol}: position on Bybit while our entry {o.client_order_id} is not "
+                    "settled yet: not adopted, looked at again next pass"
+                )
+                return True
+            if (
+                o.status in DONE
+                and o.filled_quantity > 0
+                and await self._book_pending_entry(o, report) is not None
+            ):
+                return True
+        return False
+
+    async def _book_resting(self, pos: Position, report: SyncReport, time: datetime) -> Position:
         """Book the stop / targets the exchange filled (in the order they filled)."""
         rows: list[tuple[OrderRecord, dict[str, Any]]] = []
         for o in self.store.orders(pos.position_id, active=True):
@@ -552,54 +765,149 @@ class BybitBroker:
             if fill is not None:
                 report.booked.append((pos, fill))
         if not pos.is_open:
-            for o in self.store.orders(pos.position_id, active=True):
-                with self.store.tx() as tx:
-                    tx.put_order(o.model_copy(update={"status": "cancelled"}))
+            await self._cancel_rest(pos, time)
         return pos
 
-    async def _closed_outside(self, pos: Position, report: SyncReport, time: datetime) -> Position:
-        """Flat on the exchange, open in the book, and no order of ours explains it."""
-        price = pos.last_price or pos.entry_price
+    async def _book_exits(self, pos: Position, report: SyncReport, time: datetime) -> Position:
+        """Our own market exits Bybit filled that the book has no fill for (the process died,
+        or the write failed, after Bybit confirmed them): booked at their real price and fee."""
+        booked = {f.order_id for f in self.store.fills(pos.position_id)}
+        for o in self.store.orders(pos.position_id):
+            if not pos.is_open:
+                break
+            if (
+                o.kind != "exit"
+                or o.status not in DONE
+                or o.filled_quantity <= 0
+                or o.average_price is None
+                or o.client_order_id in booked
+            ):
+                continue
+            reason: ExitReason = o.reason if o.reason in EXIT_REASONS else "manual"  # type: ignore[assignment]
+            new, fill = apply_exit(
+                pos, reason=reason, quantity=min(o.filled_quantity, pos.quantity),
+                price=o.average_price, fee=o.fee, time=o.updated_at, order_id=o.client_order_id,
+            )
+            with self.store.tx() as tx:
+                tx.update_position(pos, new)
+                tx.add_fill(o.client_order_id, fill)
+            report.booked.append((new, fill))
+            pos = new
+        if not pos.is_open:
+            await self._cancel_rest(pos, time)
+        return pos
+
+    async def _executions(
+        self, symbol: str, start_ms: int, end_ms: int, exec_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Bybit's executions of `symbol` in [start_ms, end_ms], oldest first: 7-day windows
+        (the most /v5/execution/list serves per request), each paged through its cursor."""
+        out: list[dict[str, Any]] = []
+        sid = self._market(symbol)["id"]
+        lo = start_ms
+        while lo <= end_ms:
+            hi = min(lo + EXECUTION_WINDOW_MS, end_ms)
+            cursor = ""
+            for _ in range(MAX_PAGES):
+                params: dict[str, Any] = {
+                    "category": "linear", "symbol": sid, "startTime": lo, "endTime": hi,
+                    "limit": 100,
+                }
+                if exec_type:
+                    params["execType"] = exec_type
+                if cursor:
+                    params["cursor"] = cursor
+                res = await self._retry(
+                    "executions",
+                    lambda p=params: self.exchange.private_get_v5_execution_list(p),  # type: ignore[misc]
+                )
+                result = res.get("result") or {}
+                out += result.get("list") or []
+                cursor = result.get("nextPageCursor") or ""
+                if not cursor:
+                    break
+            lo = hi + 1
+        out.sort(key=lambda r: (int(r.get("execTime") or 0), str(r.get("execId") or "")))
+        return out
+
+    async def _closed_outside(
+        self, pos: Position, report: SyncReport, time: datetime, now_ms: int
+    ) -> Position:
+        """Flat on the exchange, open in the book, and no order of ours explains it: booked
+        from Bybit's executions that closed it (price, fee, time; a liquidation as such)."""
+        ours = {o.client_order_id for o in self.store.orders(pos.position_id)}
+        closing = "Sell" if pos.side == "long" else "Buy"
+        rows = [
+            r for r in await self._executions(
+                pos.symbol, int(pos.opened_at.timestamp() * 1000), now_ms
+            )
+            if r.get("execType") != "Funding" and r.get("side") == closing
+            and r.get("orderLinkId") not in ours and _d(r.get("execQty")) > 0
+        ]
+        picked: list[dict[str, Any]] = []
+        qty = Decimal(0)
+        for r in reversed(rows):  # the latest ones that make up the position
+            if qty >= pos.quantity:
+                break
+            picked.append(r)
+            qty += _d(r.get("execQty"))
+        reason: ExitReason = "manual"
+        if picked:
+            notional = sum((_d(r.get("execPrice")) * _d(r.get("execQty")) for r in picked),
+                           Decimal(0))
+            price = notional / qty
+            if len(picked) > 1:
+                price = price.quantize(Decimal("0.00000001"))
+            fee = sum((_d(r.get("execFee")) for r in picked), Decimal(0))
+            if qty > pos.quantity:
+                fee = (fee * pos.quantity / qty).quantize(Decimal("0.00000001"))
+            when = max(pos.opened_at, _ms(max(int(r.get("execTime") or 0) for r in picked)))
+            if any(r.get("execType") in ("BustTrade", "AdlTrade") for r in picked):
+                reason = "liquidation"
+            note = f"booked from Bybit's executions at {price}, fee {fee}"
+        else:
+            price = pos.last_price or pos.entry_price
+            fee, when = Decimal(0), time
+            note = f"no execution found: booked at its last price {price}, fee unknown"
         new, fill = apply_exit(
-            pos, reason="manual", quantity=pos.quantity, price=price, fee=Decimal(0), time=time,
+            pos, reason=reason, quantity=pos.quantity, price=price, fee=fee, time=when,
             order_id="",
         )
-        active = self.store.orders(pos.position_id, active=True)
         with self.store.tx() as tx:
             tx.update_position(pos, new)
             tx.add_fill(f"{pos.position_id}-outside", fill)
-            for o in active:
-                tx.put_order(o.model_copy(update={"status": "cancelled"}))
-        report.notes.append(
-            f"{pos.position_id} was closed outside Sextant; booked at its last price {price}"
-        )
+        await self._cancel_rest(new, time)
+        report.notes.append(f"{pos.position_id} was closed outside Sextant ({reason}); {note}")
+        log.warning("%s was closed outside Sextant (%s); %s", pos.position_id, reason, note)
         report.booked.append((new, fill))
         return new
 
-    async def _book_funding(self, pos: Position, report: SyncReport) -> None:
-        params = {
-            "category": "linear",
-            "symbol": self._market(pos.symbol)["id"],
-            "execType": "Funding",
-            "startTime": int(pos.opened_at.timestamp() * 1000),
-        }
-        res = await self._retry(
-            "funding", lambda: self.exchange.private_get_v5_execution_list(params)
-        )
-        for row in (res.get("result") or {}).get("list") or []:
+    async def _book_funding(self, pos: Position, report: SyncReport, now_ms: int) -> None:
+        """Funding Bybit charged the position since the last payment booked (or its opening),
+        through every 7-day window and page."""
+        paid = self.store.funding(pos.position_id)
+        since = max(p.time for p in paid) if paid else pos.opened_at
+        start = int(since.timestamp() * 1000) + (1 if paid else 0)
+        for row in await self._executions(pos.symbol, start, now_ms, exec_type="Funding"):
             t = _ms(row["execTime"])
-            paid = _d(row.get("execFee"))
+            paid_now = _d(row.get("execFee"))
             rate = _d(row.get("feeRate"))
             mark = _d(row.get("execPrice"))
             current = self.store.position(pos.position_id) or pos
-            new = current.model_copy(update={"funding_paid": current.funding_paid + paid})
+            new = current.model_copy(update={"funding_paid": current.funding_paid + paid_now})
             with self.store.tx() as tx:
-                if tx.add_funding(FundingPayment(pos.position_id, pos.symbol, t, rate, mark, paid)):
+                if tx.add_funding(
+                    FundingPayment(pos.position_id, pos.symbol, t, rate, mark, paid_now)
+                ):
                     tx.update_position(current, new)
                     report.funding += 1
 
-    async def _adopt(self, symbol: str, ex: dict[str, Any], time: datetime) -> Position:
-        """A position on the exchange the database does not know: book it, protect it."""
+    async def _adopt(
+        self, symbol: str, ex: dict[str, Any], time: datetime, report: SyncReport | None = None
+    ) -> Position:
+        """A position on the exchange the database does not know: book it, protect it (stop,
+        TP1, TP2); from then on the lifecycle manages it like any other (trailing, stale exit,
+        the circuit breaker)."""
         side = ex.get("side") or "long"
         entry = _d(ex.get("entryPrice"))
         qty = _d(ex.get("contracts"))
@@ -639,5 +947,5 @@ class BybitBroker:
             tx.add_fill(f"{pid}-adopted", fill)
         log.warning("adopted unknown %s position %s %s @ %s (stop %s)", side, symbol, qty,
                     entry, stop)
-        await self._protect(pos, time)
+        await self._protect(pos, time, report)
         return self.store.position(pid) or pos

@@ -29,6 +29,7 @@ from execution.lifecycle import (
     should_close_for_news,
     step,
 )
+from execution.lock import InstanceLock, claim
 from execution.prices import PriceFeed, dec
 from execution.store import FundingPayment, StaleWrite, Store, iso, parse_time
 from sextant.config import Settings
@@ -139,10 +140,17 @@ class ExecutionEngine:
         self.feed = feed
         self.s = settings.execution
         self._exchange_equity: Decimal | None = None
+        self._lock: InstanceLock | None = None
 
     # -- start and account ----------------------------------------------------------------
 
     async def start(self) -> SyncReport:
+        """Connect and reconcile. On an exchange broker only one process may do that for a
+        state directory: the loop's lock is taken here unless this process holds it already,
+        and another process holding it (the running loop) makes this raise `ExchangeBusy`
+        (so `sextant close` / `run --once` refuse instead of syncing beside the loop)."""
+        if self.broker.exchange_exits and self._lock is None:
+            self._lock = claim(self.settings.state_dir)
         with self.store.tx() as tx:
             tx.set_default("starting_equity", str(self.settings.equity))
             tx.set_default("mode", self.settings.mode)
@@ -156,8 +164,13 @@ class ExecutionEngine:
         return report
 
     async def aclose(self) -> None:
-        await self.broker.aclose()
-        await self.feed.close()
+        try:
+            await self.broker.aclose()
+            await self.feed.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def starting_equity(self) -> Decimal:
         value = self.store.get("starting_equity")
@@ -304,6 +317,10 @@ class ExecutionEngine:
             act.entries.append((sig, result.position))
             act.positions[result.position.position_id] = result.position
         act.orders += result.orders
+        if result.status == "submitted":
+            # sent, outcome not confirmed yet: the next sync books it from this signal
+            log.warning("entry %s sent, not confirmed yet: %s", sig.signal_id, result.error)
+            return intent("submitted", "entry_not_settled", result.error)
         if result.status in ("filled", "partially_filled", "exists"):
             pos = result.position
             # the same note when a redone cycle finds its entry already made: deterministic
@@ -386,6 +403,10 @@ class ExecutionEngine:
         try:
             act.sync = await self.broker.sync(t)
             act.exits += act.sync.booked
+            for pos in act.sync.entries:  # our entries Bybit settled after the cycle asked
+                act.positions[pos.position_id] = pos
+            for note in act.sync.notes:
+                log.warning("sync: %s", note)
             self._exchange_equity = await self.broker.equity()
         except BrokerUnavailable as exc:
             log.error("sync with the exchange failed, retried next pass: %s", exc)

@@ -10,7 +10,8 @@ targets rest on the exchange as reduce-only conditional market orders the exchan
 the live broker uses the stop moves and the time-based exits, and books the exchange's fills with
 `apply_exit()` too. Because a triggered target is a market order, every exit `step()` returns is
 a market exit: the simulated brokers fill it with slippage against the position and the taker fee,
-exactly like the stop.
+exactly like the stop. A liquidation is the exception: triggered at the liquidation price, it
+fills at the bankruptcy price (the whole isolated margin lost), without slippage or fee.
 """
 
 from dataclasses import dataclass, field
@@ -47,7 +48,8 @@ class Bar:
 class Exit:
     reason: ExitReason
     quantity: Decimal
-    price: Decimal  # trigger price, or the open when the bar gapped through it
+    price: Decimal  # trigger price, or the open when the bar gapped through it; a
+    # liquidation: the bankruptcy price
     # True: a market order (taker fee + slippage from `price`). Every exit `step()` finds is one,
     # targets included (conditional market orders on Bybit); False would be a resting limit
     # order filled at `price` with the maker fee, which the lifecycle does not produce.
@@ -76,6 +78,16 @@ def liquidation_price(side: str, entry: Decimal, leverage: int, mmr_pct: Decimal
     mmr = mmr_pct / HUNDRED
     inv = Decimal(1) / Decimal(leverage)
     return entry * (1 - inv + mmr) if side == "long" else entry * (1 + inv - mmr)
+
+
+def bankruptcy_price(side: str, entry: Decimal, leverage: int) -> Decimal:
+    """Bybit isolated margin: the price at which the position's whole margin is gone.
+
+    long: entry * (1 - 1/lev); short: entry * (1 + 1/lev). Bybit's liquidation engine takes
+    the position over there once the mark reaches the liquidation price: what margin was left
+    between the two goes to the insurance fund, so a liquidation loses the whole margin."""
+    inv = Decimal(1) / Decimal(leverage)
+    return entry * (1 - inv) if side == "long" else entry * (1 + inv)
 
 
 def round_stop(pos: Position, price: Decimal) -> Decimal:
@@ -152,7 +164,8 @@ def step(
     tp1_done = pos.tp1_done
 
     # 1. Stop first: when a bar touches both the stop and a target we assume the worst.
-    # Liquidation wins when its price is met before (or instead of) the stop's.
+    # Liquidation wins when its price is met before (or instead of) the stop's; it fills at the
+    # bankruptcy price (the whole margin), whatever the bar did beyond it.
     hit = _touched(pos, pos.stop_loss, bar, adverse=True)
     liq = pos.liquidation_price
     liq_hit = _touched(pos, liq, bar, adverse=True) if liq is not None else None
@@ -161,7 +174,8 @@ def step(
         if liq is not None and liq_hit is not None and (
             hit is None or (hit <= liq if pos.side == "long" else hit >= liq)
         ):
-            exits.append(Exit("liquidation", remaining, liq, market=True))
+            bust = bankruptcy_price(pos.side, pos.entry_price, pos.leverage)
+            exits.append(Exit("liquidation", remaining, bust, market=True))
         else:
             assert hit is not None
             exits.append(Exit(stop_reason(pos), remaining, hit, market=True))
@@ -218,8 +232,9 @@ def step(
 
 def exit_fill_price(pos: Position, ex: Exit, slippage_pct: Decimal) -> Decimal:
     """Market exits (stops, targets, time exits) pay slippage against the position, from the
-    trigger or from the open when the bar gapped through it; a limit exit fills at its price."""
-    if not ex.market or slippage_pct == 0:
+    trigger or from the open when the bar gapped through it; a limit exit fills at its price,
+    a liquidation at the bankruptcy price (`ex.price`)."""
+    if not ex.market or slippage_pct == 0 or ex.reason == "liquidation":
         return ex.price
     return ex.price * (1 - pos.sign * slippage_pct / HUNDRED)
 
@@ -338,6 +353,14 @@ def fee_for(notional: Decimal, market: bool, s: ExecutionSettings) -> Decimal:
     Entries and every lifecycle exit are market orders (taker); the maker rate only applies to
     an exit with `market=False`, which the lifecycle currently never produces."""
     return notional * (s.taker_fee_pct if market else s.maker_fee_pct) / HUNDRED
+
+
+def exit_fee(ex: Exit, price: Decimal, quantity: Decimal, s: ExecutionSettings) -> Decimal:
+    """The fee of a simulated exit fill: taker (or maker) on its notional; none for a
+    liquidation, whose loss is the whole margin (the fee is inside it)."""
+    if ex.reason == "liquidation":
+        return ZERO
+    return fee_for(price * quantity, ex.market, s)
 
 
 def utc_day_start(ts: datetime) -> datetime:

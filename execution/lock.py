@@ -3,6 +3,12 @@
 The lock is an exclusive `flock` on `<state_dir>/loop.lock`: the kernel releases it when the
 process dies, however it dies (SIGKILL included), so a restart never finds a stale lock.
 The heartbeat `<state_dir>/heartbeat.json` is replaced atomically (write + rename).
+
+On Bybit (demo/live) the lock also guards the exchange: only one process at a time may
+reconcile a book with the account (`ExecutionEngine.start` takes the lock unless this process
+already holds it, see `claim`), so `sextant close` or `sextant run --once` refuse to run while
+the loop runs on the same state directory instead of syncing beside it (two syncs would adopt
+each other's half-booked entries and race on the same orders).
 """
 
 import contextlib
@@ -13,13 +19,33 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sextant.config import ConfigError
+
 LOCK_FILE = "loop.lock"
 HEARTBEAT_FILE = "heartbeat.json"
+_HELD: set[Path] = set()  # lock files this process holds
 
 
 class AlreadyRunning(Exception):
     def __init__(self, pid: str) -> None:
-        super().__init__(f"another sextant loop holds the lock (pid {pid or 'unknown'})")
+        super().__init__(
+            f"another sextant loop (or a command trading on Bybit) holds the lock "
+            f"(pid {pid or 'unknown'})"
+        )
+        self.pid = pid
+
+
+class ExchangeBusy(AlreadyRunning, ConfigError):
+    """Another process (the loop) owns the exchange side of this book: the command refuses
+    (a ConfigError, so the CLI prints the message instead of a traceback)."""
+
+    def __init__(self, pid: str, state_dir: Path) -> None:
+        Exception.__init__(
+            self,
+            f"a sextant loop (pid {pid or 'unknown'}) is running on {state_dir} and alone "
+            "talks to Bybit for this book: stop it first (SIGTERM), or close the position on "
+            "Bybit, which the loop then books",
+        )
         self.pid = pid
 
 
@@ -40,9 +66,11 @@ class InstanceLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        _HELD.add(self.path.resolve())
 
     def release(self) -> None:
         if self._fd is not None:
+            _HELD.discard(self.path.resolve())
             with contextlib.suppress(OSError):
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -54,6 +82,25 @@ class InstanceLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def held_here(state_dir: Path) -> bool:
+    """True when this process already holds the lock of `state_dir`."""
+    return (Path(state_dir) / LOCK_FILE).resolve() in _HELD
+
+
+def claim(state_dir: Path) -> InstanceLock | None:
+    """Take the lock for this process unless it already holds it (then None).
+
+    Raises `ExchangeBusy` when another process (the loop) holds it."""
+    if held_here(state_dir):
+        return None
+    lock = InstanceLock(state_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        raise ExchangeBusy(exc.pid, Path(state_dir)) from None
+    return lock
 
 
 def _iso(ts: datetime | None) -> str | None:

@@ -6,8 +6,11 @@ Live schedule (clock and sleep injected; tests drive them without waiting):
 - between cycles, every `monitor_interval_s`: one monitor pass at the last price (stops,
   trailing, targets, stale exits, news panic, circuit breaker; on Bybit first a sync that books
   what the exchange filled);
-- the Coin Hunter runs inside each cycle's graph; its own cache (issue 3) keeps its queries
-  to one per `hunter_interval_hours`.
+- the Coin Hunter runs inside each cycle's graph; its own cache keeps its model queries to one
+  per `llm.hunter_refresh_h` (12 h): the loop has no Hunter schedule of its own.
+- a cycle that fails is retried for the same hour with backoff (`cycle_retry_delays_s`: at
+  most a few attempts per hour, then the hour is abandoned); the monitor passes go on every
+  `monitor_interval_s` meanwhile, so open positions are managed while the analysis is down.
 
 Replay (`--replay-from T [--replay-to T2] --speed max|N`): hour by hour from T, the monitor
 steps open positions over each closed 1h bar (there are no 30 s ticks in the data), then the
@@ -44,6 +47,8 @@ from sextant.clock import Clock, FixedClock, floor_hour
 log = logging.getLogger("sextant.loop")
 HOUR = timedelta(hours=1)
 Sleep = Callable[[float], Awaitable[None]]
+# Waits before retrying a failed cycle of the same hour (then it is abandoned): 4 attempts.
+CYCLE_RETRY_DELAYS_S: tuple[float, ...] = (60, 300, 900)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,9 @@ class TradingLoop:
         self.last_cycle_as_of: datetime | None = None
         self.last_cycle_finished_at: datetime | None = None
         self.cycles_run = 0
+        self.cycle_retry_delays_s = CYCLE_RETRY_DELAYS_S
+        # hour -> (failed attempts, earliest next attempt) of the live cycle of that hour
+        self._failures: dict[datetime, tuple[int, datetime]] = {}
 
     # -- control ------------------------------------------------------------------------------
 
@@ -233,23 +241,60 @@ class TradingLoop:
         while not self.stopping:
             now = self.clock.now()
             hour = floor_hour(now)
+            for past in [h for h in self._failures if h < hour]:  # its hour is gone
+                del self._failures[past]
+                self._abandon(past, "failed; its hour has passed")
             last = self.engine.store.last_cycle(status=None)
             done = last is not None and last.as_of >= hour and last.status != "running"
-            try:
-                if not done and now >= hour + delay:
+            failed = self._failures.get(hour)
+            gave_up = failed is not None and failed[0] > len(self.cycle_retry_delays_s)
+            retry_at = failed[1] if failed is not None else hour + delay
+            if not done and not gave_up and now >= max(hour + delay, retry_at):
+                try:
                     await self._cycle(graph, saver, hour, live=True)
+                    self._failures.pop(hour, None)
                     continue
+                except Exception:
+                    # 24/7: a failed cycle (data source down, a bug on one input) is retried
+                    # for this hour with backoff; meanwhile the monitor below keeps running.
+                    log.exception("cycle of %s failed", hour)
+                    failed = self._cycle_failed(hour, now)
+                    gave_up = failed[0] > len(self.cycle_retry_delays_s)
+                    retry_at = failed[1]
+            healthy = failed is None
+            try:
                 if self.engine.store.open_positions():
                     act = await self.engine.tick(now, engine_flags(self.engine))
                     await self._publish(act)
                 await self._scheduled(now)
-                self._beat("running")
             except Exception:
-                # 24/7: one failed step (data source down, a bug on one input) is logged and
-                # retried on the next pass; the positions keep their exchange-side stops.
-                log.exception("loop step failed at %s", now)
-                self._beat("error")
-                done = True
-            next_cycle = hour + delay if not done else hour + HOUR + delay
+                # one failed monitor pass is logged and retried on the next one; the
+                # positions keep their exchange-side stops meanwhile
+                log.exception("monitor pass failed at %s", now)
+                healthy = False
+            self._beat("running" if healthy else "error")
+            next_cycle = hour + HOUR + delay if done or gave_up else max(hour + delay, retry_at)
             wake = min(next_cycle, now + tick)
             await self._sleep(max(0.0, (wake - self.clock.now()).total_seconds()))
+
+    def _abandon(self, hour: datetime, reason: str) -> None:
+        record = self.engine.store.cycle(cycle_id_for(hour))
+        if record is not None and record.status == "running":
+            with self.engine.store.tx() as tx:
+                tx.cycle_finished(record.cycle_id, "abandoned", self.wall.now(),
+                                  {"reason": reason})
+
+    def _cycle_failed(self, hour: datetime, now: datetime) -> tuple[int, datetime]:
+        """Count a failed attempt at `hour`'s cycle; the next one after a backoff, or none
+        (the hour is given up once the retries are spent)."""
+        n = self._failures.get(hour, (0, now))[0] + 1
+        delays = self.cycle_retry_delays_s
+        if n > len(delays):
+            log.error("cycle of %s failed %d times: given up for this hour", hour, n)
+            self._abandon(hour, f"failed {n} times")
+            failure = (n, hour + HOUR)
+        else:
+            failure = (n, now + timedelta(seconds=delays[n - 1]))
+            log.warning("cycle of %s: attempt %d failed; next at %s", hour, n, failure[1])
+        self._failures[hour] = failure
+        return failure

@@ -19,6 +19,7 @@ from execution.lifecycle import (
     StepResult,
     apply_exit,
     entry_fill_price,
+    exit_fee,
     exit_fill_price,
     fee_for,
     open_position,
@@ -200,7 +201,7 @@ class PaperBroker:
     ) -> tuple[Position, Fill, OrderRecord]:
         price = round_exit_price(pos, exit_fill_price(pos, ex, self.s.slippage_pct))
         qty = min(ex.quantity, pos.quantity)
-        fee = fee_for(price * qty, ex.market, self.s)
+        fee = exit_fee(ex, price, qty, self.s)
         kind = {"tp1": "tp1", "tp2": "tp2"}.get(ex.reason, "")
         if ex.reason in STOP_REASONS:
             kind = "stop"

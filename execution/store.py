@@ -465,17 +465,24 @@ class Store:
 
     # -- orders and fills --
     def orders(
-        self, position_id: str | None = None, *, active: bool = False, since: datetime | None = None
+        self,
+        position_id: str | None = None,
+        *,
+        active: bool = False,
+        since: datetime | None = None,
+        symbol: str | None = None,
     ) -> list[OrderRecord]:
         sql = "SELECT data FROM orders WHERE 1=1"
         if position_id is not None:
             sql += " AND position_id=:pid"
+        if symbol is not None:
+            sql += " AND symbol=:symbol"
         if active:
             sql += " AND status IN ('pending', 'open')"
         if since is not None:
             sql += " AND updated_at >= :since"
         sql += " ORDER BY created_at, client_order_id"
-        rows = self._rows(sql, pid=position_id, since=iso(since))
+        rows = self._rows(sql, pid=position_id, since=iso(since), symbol=symbol)
         return [OrderRecord.model_validate_json(r.data) for r in rows]
 
     def order(self, client_order_id: str) -> OrderRecord | None:
@@ -535,6 +542,10 @@ class Store:
             (Signal.model_validate_json(r.data), r.status, r.note)
             for r in self._rows(sql, c=cycle_id)
         ]
+
+    def signal(self, signal_id: str) -> Signal | None:
+        rows = self._rows("SELECT data FROM signals WHERE signal_id=:id", id=signal_id)
+        return Signal.model_validate_json(rows[0].data) if rows else None
 
     def signal_status(self, signal_id: str) -> str | None:
         rows = self._rows("SELECT status FROM signals WHERE signal_id=:id", id=signal_id)

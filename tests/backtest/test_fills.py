@@ -169,8 +169,9 @@ def test_missing_funding_history_is_a_warning_not_a_silent_zero(result, data_cop
 
 
 def test_a_gap_through_the_liquidation_price_liquidates(result, data_copy: Path) -> None:
-    """Isolated margin: a bar that opens beyond the liquidation price closes the position there
-    (Bybit's formula with the maintenance margin rate setting)."""
+    """Isolated margin: a bar through the liquidation price (Bybit's formula with the
+    maintenance margin rate setting) liquidates the position at the bankruptcy price: the
+    whole margin is lost, however far the bar gapped beyond it."""
     entry = next(f for f in result.fills if f.kind == "entry")
     crash = entry.time + HOUR  # the bar after the entry bar
     factor = 0.4 if entry.side == "long" else 2.5
@@ -196,8 +197,14 @@ def test_a_gap_through_the_liquidation_price_liquidates(result, data_copy: Path)
     assert pos.liquidation_price == liq
     fill = next(f for f in again.fills if f.position_id == pos.position_id and f.kind == "exit")
     assert fill.time == crash + HOUR
-    raw = liq * (1 - SLIP if long else 1 + SLIP)
-    assert fill.price == tick_round(raw, pos.tick, up=not long)
+    # Bybit's liquidation engine takes the position over at the bankruptcy price, entry x
+    # (1 -+ 1/leverage): no slippage, no fee; what was left above it goes to its insurance fund
+    bust = pos.entry_price * (1 - 1 / lev if long else 1 + 1 / lev)
+    assert fill.price == tick_round(bust, pos.tick, up=not long)
+    assert fill.fee == 0 and fill.quantity == pos.initial_quantity
+    margin = pos.entry_price * fill.quantity / lev
+    # the loss is the whole margin (to the tick the fill is rounded to, against the position)
+    assert margin <= -fill.pnl < margin + pos.tick * fill.quantity
     # Everything before the crash bar is as it was.
     assert [f for f in again.fills if f.time < crash] == [
         f for f in result.fills if f.time < crash
@@ -233,3 +240,53 @@ def test_sizing_uses_the_current_equity(result) -> None:
         wanted = equity[sig.as_of] * Decimal("1.5") / 100 / abs(sig.entry - sig.stop_loss)
         assert sig.quantity == (wanted / step).to_integral_value(rounding=ROUND_FLOOR) * step
     assert len({equity[s.as_of] for s in actionable}) > 1
+
+
+class _PanicAt:
+    """A news source with one answer: critical news on `symbol` at `as_of` (close it)."""
+
+    name = "tape"
+    description = "one critical answer (test)"
+
+    def __init__(self, symbol: str, as_of: datetime) -> None:
+        self.symbol, self.as_of = symbol, as_of
+
+    def has_answer(self, symbol: str, as_of: datetime) -> bool:
+        return (symbol, as_of) == (self.symbol, self.as_of)
+
+    def answer(self, symbol: str, as_of: datetime, volatility_ratio: float | None):  # type: ignore[no-untyped-def]
+        from sextant.models import NewsAssessment
+
+        if not self.has_answer(symbol, as_of):
+            return None
+        return NewsAssessment(symbol=symbol, available=True, score=-1.0, regime="PANIC",
+                              close_longs=True, close_shorts=True, source="tape")
+
+
+def test_a_news_panic_closes_at_the_next_open_as_the_live_cycle_does(result) -> None:
+    """Critical news at T against an open position: the live cycle at T closes it at once, so
+    the backtest fills it at the open of the bar starting at T (slippage, taker fee), not at
+    that bar's close an hour later."""
+    entries = {f.position_id: f for f in result.fills if f.kind == "entry"}
+    first_exit = {}
+    for f in result.fills:
+        if f.kind == "exit":
+            first_exit.setdefault(f.position_id, f)
+    pid = next(p for p, e in entries.items()
+               if p in first_exit and first_exit[p].time - e.time >= 3 * HOUR)
+    entry = entries[pid]
+    at = entry.time + HOUR  # the close of the entry bar: the cycle at that hour sees the news
+    settings = load_settings()
+    again = Backtest(settings, BacktestRequest(START, END, SYMBOLS),
+                     news=_PanicAt(entry.symbol, at)).run()
+    [fill] = [f for f in again.fills if f.position_id == pid and f.kind == "exit"]
+    assert fill.reason == "news_panic" and fill.time == at
+    bar = bars(entry.symbol).loc[pd.Timestamp(at)]  # the bar opening at T
+    long = entry.side == "long"
+    raw = d(bar["open"]) * (1 - SLIP if long else 1 + SLIP)
+    pos = next(p.position for p in again.positions if p.position.position_id == pid)
+    assert fill.price == tick_round(raw, pos.tick, up=not long)
+    assert fill.fee == fill.price * fill.quantity * TAKER
+    assert fill.quantity == entry.quantity and pos.exit_reason == "news_panic"
+    # everything before T is as it was
+    assert [f for f in again.fills if f.time < at] == [f for f in result.fills if f.time < at]

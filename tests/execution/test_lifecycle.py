@@ -10,6 +10,7 @@ from execution.lifecycle import (
     apply_funding,
     circuit_breaker_until,
     entry_fill_price,
+    exit_fee,
     exit_fill_price,
     exit_pnl_pct,
     fee_for,
@@ -140,11 +141,23 @@ def test_the_stop_never_loosens() -> None:
 
 
 def test_liquidation_before_a_stop_beyond_it() -> None:
-    # 20x: long liquidation at 100 x (1 - 1/20 + 0.5%) = 95.5, before a (wrong) stop at 94
+    # 20x: long liquidation at 100 x (1 - 1/20 + 0.5%) = 95.5, before a (wrong) stop at 94;
+    # Bybit takes the position over at the bankruptcy price 100 x (1 - 1/20) = 95: the whole
+    # margin (100 x 10 / 20 = 50) is lost, with no slippage and no fee on top
     p = pos(stop="94", tp1="109", tp2="115", leverage=20)
     assert p.liquidation_price == D("95.5")
     r = step(p, bar(T0 + H, "99", "99.5", "95", "96"), S)
-    assert r.exits == [Exit("liquidation", D("10"), D("95.5"), market=True)]
+    assert r.exits == [Exit("liquidation", D("10"), D("95"), market=True)]
+    ex = r.exits[0]
+    price = round_exit_price(r.position, exit_fill_price(r.position, ex, S.slippage_pct))
+    assert price == D("95") and exit_fee(ex, price, ex.quantity, S) == 0
+    _, fill = apply_exit(r.position, reason="liquidation", quantity=ex.quantity, price=price,
+                         fee=D(0), time=T0 + H)
+    assert fill.pnl == D("-50") == -(p.entry_price * p.quantity / p.leverage)
+    # a short at 20x: bankruptcy 100 x (1 + 1/20) = 105, even when the bar gaps to 110
+    s = pos("short", "100", "106", "90", "85", leverage=20)
+    r = step(s, bar(T0 + H, "110", "111", "109", "110"), S)
+    assert r.exits == [Exit("liquidation", D("10"), D("105"), market=True)]
 
 
 # -- time- and news-driven exits ---------------------------------------------------------------

@@ -165,3 +165,56 @@ async def test_scheduled_posts_run_on_the_loops_clock(tmp_path: Path) -> None:
     finally:
         await engine.aclose()
     assert seen == [start + k * H for k in range(4)]  # 22:00 .. 01:00, across UTC midnight
+
+
+async def test_a_failing_cycle_is_retried_with_backoff_and_the_monitor_keeps_running(
+    tmp_path: Path,
+) -> None:
+    """The 15:00 cycle fails twice: it is tried again after 1 and then 5 more minutes (not
+    every 30 s), and the 30 s monitor passes go on in between; the 16:00 cycle fails every
+    time: four attempts, then that hour is given up and the monitor still runs."""
+    clock = FixedClock(datetime(2025, 4, 7, 14, 0, 5, tzinfo=UTC))
+    attempts: list[datetime] = []
+    ticks: list[datetime] = []
+    holder: dict = {}
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+        if clock.now() >= datetime(2025, 4, 7, 16, 50, tzinfo=UTC):
+            holder["loop"].request_stop()
+
+    loop, engine = make_loop(tmp_path / "s", clock, sleep=sleep)
+    holder["loop"] = loop
+    real_cycle, real_tick = loop._cycle, engine.tick
+
+    async def flaky_cycle(graph, saver, as_of, *, live):  # type: ignore[no-untyped-def]
+        if as_of.hour >= 15:
+            attempts.append(clock.now())
+            if as_of.hour == 16 or len([a for a in attempts if a.hour == 15]) <= 2:
+                raise RuntimeError("market data down")
+        return await real_cycle(graph, saver, as_of, live=live)
+
+    async def counting_tick(now, flags=None):  # type: ignore[no-untyped-def]
+        ticks.append(now)
+        return await real_tick(now, flags)
+
+    loop._cycle = flaky_cycle  # type: ignore[method-assign]
+    engine.tick = counting_tick  # type: ignore[method-assign]
+    try:
+        assert await loop.run() == 0
+    finally:
+        await engine.aclose()
+    t = lambda h, m, s=0: datetime(2025, 4, 7, h, m, s, tzinfo=UTC)  # noqa: E731
+    assert attempts == [
+        t(15, 0, 20), t(15, 1, 20), t(15, 6, 20),  # the third succeeds
+        t(16, 0, 20), t(16, 1, 20), t(16, 6, 20), t(16, 21, 20),  # then given up
+    ]
+    assert [c.as_of.hour for c in engine.store.cycles(status="completed")] == [14, 15]
+    assert engine.store.open_positions()  # the 14:00 cycle opened some: ticks have work
+    # the monitor ran every 30 s while the cycle was failing, and after it was given up
+    for lo, hi in ((t(15, 0, 20), t(15, 6, 20)), (t(16, 0, 20), t(16, 50))):
+        during = [x for x in ticks if lo <= x < hi]
+        gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(during)}
+        assert gaps == {30.0} and during[0] == lo
+    beat = json.loads((tmp_path / "s" / "heartbeat.json").read_text())
+    assert beat["last_cycle_as_of"] == "2025-04-07T15:00:00Z"

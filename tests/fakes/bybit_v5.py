@@ -271,6 +271,7 @@ class _Fault:
     prefix: str
     kind: str
     remaining: int | None  # None = until clear_faults()
+    skip: int = 0  # matching requests let through before the fault starts
 
 
 @dataclass
@@ -621,6 +622,15 @@ class FakeBybit:
         self._faults: list[_Fault] = []
         self._reject_next: list[tuple[int, str]] = []
         self._partial_next: list[float] = []
+        self._error_after_create: list[tuple[int, str]] = []
+        self._defer_next: list[int | None] = []
+        #: orderId -> look-ups left before a deferred market order is processed (None: until
+        #: `process_deferred()`).
+        self._deferred: dict[str, int | None] = {}
+        self._hidden_links: dict[str, int] = {}
+        #: Bybit serves /v5/execution/list at most 7 days per request (startTime only: that
+        #: day + 7 days; neither: the last 7 days). None (default): no window, every row.
+        self.execution_window_ms: int | None = None
 
         self.wallet_balance = float(balance_usdt)
         self.margin_mode = "REGULAR_MARGIN"  # UTA account margin mode (cross by default)
@@ -742,8 +752,11 @@ class FakeBybit:
 
     # ------------------------------------------------------------------ scripting hooks
 
-    def fail(self, path_prefix: str, kind: FaultKind | str, times: int | None = 1) -> None:
-        """Make the next `times` requests whose path starts with `path_prefix` fail.
+    def fail(
+        self, path_prefix: str, kind: FaultKind | str, times: int | None = 1, skip: int = 0
+    ) -> None:
+        """Make the next `times` requests whose path starts with `path_prefix` fail (after
+        letting the first `skip` of them through).
 
         Kinds: "429" (HTTP 429), "403" (HTTP 403 "access too frequent", Bybit's IP limit),
         "10006" (HTTP 200, retCode 10006 "Too many visits!", Bybit's per-UID limit), "500",
@@ -755,18 +768,49 @@ class FakeBybit:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         with self._lock:
-            self._faults.append(_Fault(path_prefix, kind, times))
+            self._faults.append(_Fault(path_prefix, kind, times, skip))
 
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
 
     def reject_next_order(
-        self, ret_code: int = 110007, msg: str = "ab not enough for new order"
+        self,
+        ret_code: int = 110007,
+        msg: str = "ab not enough for new order",
+        *,
+        applied: bool = False,
     ) -> None:
-        """The next /v5/order/create answers this Bybit error and creates nothing."""
+        """The next /v5/order/create answers this Bybit error and creates nothing.
+
+        `applied=True`: the order is created (and a market order filled) all the same, and
+        only then is the error answered (an ambiguous answer such as 10016 "internal error").
+        """
         with self._lock:
-            self._reject_next.append((ret_code, msg))
+            if applied:
+                self._error_after_create.append((ret_code, msg))
+            else:
+                self._reject_next.append((ret_code, msg))
+
+    def defer_next_order(self, looks: int | None = None) -> None:
+        """The next created market order stays `New` (nothing filled) like an order Bybit has
+        accepted but not processed yet: for the next `looks` look-ups of it by id
+        (/v5/order/realtime, /v5/order/history), processed at the one after; `None`: until
+        `process_deferred()`."""
+        with self._lock:
+            self._defer_next.append(looks)
+
+    def process_deferred(self) -> None:
+        """Process every deferred market order now (fill it at the current price)."""
+        with self._lock:
+            for oid in list(self._deferred):
+                self._run_deferred(oid)
+
+    def hide_order_link_id(self, order_link_id: str, looks: int) -> None:
+        """The next `looks` look-ups of this orderLinkId (/v5/order/realtime or /history)
+        answer an empty list, as when Bybit's order views lag behind the matching engine."""
+        with self._lock:
+            self._hidden_links[order_link_id] = int(looks)
 
     def partial_fill_next_order(self, fraction: float) -> None:
         """The next created order fills only `fraction` of its qty at its first fill.
@@ -1213,6 +1257,9 @@ class FakeBybit:
         with self._lock:
             for fault in self._faults:
                 if path.startswith(fault.prefix):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     if fault.remaining is not None:
                         fault.remaining -= 1
                         if fault.remaining <= 0:
@@ -1864,8 +1911,37 @@ class FakeBybit:
         rows = [o.to_wire(self._instruments[o.symbol]) for o in page]
         return {"category": "linear", "list": rows, "nextPageCursor": cursor}
 
+    def _looked_up(self, params: Mapping[str, Any]) -> bool:
+        """Scripted look-up effects; False when this look-up must answer nothing."""
+        link = params.get("orderLinkId")
+        if link and self._hidden_links.get(link, 0) > 0:
+            self._hidden_links[link] -= 1
+            return False
+        if self._deferred and (link or params.get("orderId")):
+            for o in self._orders_matching(params):
+                if o.order_id in self._deferred:
+                    left = self._deferred[o.order_id]
+                    if left is None:
+                        continue
+                    if left > 0:
+                        self._deferred[o.order_id] = left - 1
+                    else:
+                        self._run_deferred(o.order_id)
+        return True
+
+    def _run_deferred(self, order_id: str) -> None:
+        self._deferred.pop(order_id, None)
+        order = self.orders.get(order_id)
+        if order is None or order.status != "New":
+            return
+        price = self._price(order.symbol)
+        if price is not None:
+            self._activate(order, price, at=None)
+
     def _r_order_realtime(self, params: Mapping[str, Any]) -> tuple[Any, str]:
         limit = self._limit(params, 20, 50)
+        if not self._looked_up(params):
+            return self._order_rows([], params, limit), "OK"
         orders = self._orders_matching(params)
         if not (params.get("orderId") or params.get("orderLinkId")):
             # by id any recent status is returned; otherwise openOnly decides
@@ -1875,6 +1951,8 @@ class FakeBybit:
 
     def _r_order_history(self, params: Mapping[str, Any]) -> tuple[Any, str]:
         limit = self._limit(params, 20, 50)
+        if not self._looked_up(params):
+            return self._order_rows([], params, limit), "OK"
         status = params.get("orderStatus")
         start, end = _as_int(params.get("startTime")), _as_int(params.get("endTime"))
         orders = [
@@ -1896,6 +1974,17 @@ class FakeBybit:
         symbol, oid, link = params.get("symbol"), params.get("orderId"), params.get("orderLinkId")
         exec_type = params.get("execType")
         start, end = _as_int(params.get("startTime")), _as_int(params.get("endTime"))
+        window = self.execution_window_ms
+        if window is not None:
+            if start is not None and end is not None and end - start > window:
+                raise _ApiError(10001, "params error: time range must not exceed 7 days")
+            if start is None and end is None:
+                start, end = self._now - window, self._now
+            elif end is None:
+                assert start is not None
+                end = start + window
+            elif start is None:
+                start = end - window
         rows = [
             e
             for e in reversed(self.executions)
@@ -1911,7 +2000,11 @@ class FakeBybit:
         return {"nextPageCursor": cursor, "category": "linear", "list": wire}, "OK"
 
     def _r_order_create(self, params: Mapping[str, Any]) -> tuple[Any, str]:
-        return self._create_order(params), "OK"
+        result = self._create_order(params)
+        if self._error_after_create:
+            code, msg = self._error_after_create.pop(0)
+            raise _ApiError(code, msg)
+        return result, "OK"
 
     def _find_order(self, params: Mapping[str, Any]) -> FakeOrder:
         oid, link = params.get("orderId"), params.get("orderLinkId")
@@ -2128,7 +2221,9 @@ class FakeBybit:
                 fill_fraction=self._partial_next.pop(0) if self._partial_next else None,
             )
         )
-        if not trigger:
+        if not trigger and order_type == "Market" and self._defer_next:
+            self._deferred[order.order_id] = self._defer_next.pop(0)  # stays New for now
+        elif not trigger:
             self._activate(order, current, at=None)
         return {"orderId": order.order_id, "orderLinkId": order.order_link_id}
 
