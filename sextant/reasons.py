@@ -49,6 +49,7 @@ class Code(StrEnum):
     NEWS_EVENT_STALE = "news_event_stale"
     NEWS_EVENT_FUTURE = "news_event_future"
     NEWS_EVENT_INVALID = "news_event_invalid"
+    NEWS_EVENT_DUPLICATE = "news_event_duplicate"
     NEWS_EVENTS_CAPPED = "news_events_capped"
     NEWS_CRITICAL_NEGATIVE = "news_critical_negative"
     NEWS_CRITICAL_POSITIVE = "news_critical_positive"

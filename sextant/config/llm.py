@@ -89,7 +89,10 @@ class LLMSettings(Section):
         5, ge=0, le=50, description="Symbols the Hunter may add beyond the watchlist."
     )
     max_answer_chars: int = Field(
-        20_000, ge=1000, le=1_000_000, description="Longer answers are cut before parsing."
+        20_000,
+        ge=1000,
+        le=1_000_000,
+        description="Longer answers are refused before parsing (then repaired once).",
     )
     tape_live_tolerance_h: float = Field(
         2.0,

@@ -43,7 +43,7 @@ _SPACES = re.compile(r"\s+")
 _CATEGORY_CHARS = re.compile(r"[^a-z0-9_\- ]")
 _TITLE_KEY = re.compile(r"[\W_]+")
 # A reason code of this module (sextant.reasons.Code has the others; Reason.code is a string).
-NEWS_EVENT_DUPLICATE = "news_event_duplicate"
+NEWS_EVENT_DUPLICATE = Code.NEWS_EVENT_DUPLICATE
 
 
 @dataclass(frozen=True)
