@@ -22,7 +22,7 @@ from sextant.config.market import BUNDLED_DATA_DIR
 from tools.exchange import make_bybit
 from tools.market_data import csv_store
 from tools.market_data.bybit import RETRYABLE, is_usdt_linear_perp, market_info
-from tools.ratelimit import SlidingWindowLimiter
+from tools.ratelimit import RetryingCaller, SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
 
@@ -90,27 +90,25 @@ class Downloader:
         ms = settings.market
         self.settings = settings
         self.exchange = exchange or make_bybit(settings)
-        self._sleep = sleep
-        self.limiter = SlidingWindowLimiter(
-            ms.rate_limit_requests, ms.rate_limit_window_s, ms.max_in_flight, sleep=sleep
+        self.http = RetryingCaller(
+            SlidingWindowLimiter(
+                ms.rate_limit_requests, ms.rate_limit_window_s, ms.max_in_flight, sleep=sleep
+            ),
+            retries=ms.max_retries,
+            backoff_s=ms.retry_backoff_s,
+            retryable=RETRYABLE,
+            sleep=sleep,
         )
-        self.requests = 0
+
+    @property
+    def requests(self) -> int:
+        return self.http.requests
 
     async def call(self, what: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-        ms = self.settings.market
-        delay = ms.retry_backoff_s
-        for attempt in range(ms.max_retries + 1):
-            try:
-                async with self.limiter.slot():
-                    self.requests += 1
-                    return await fn(*args)
-            except RETRYABLE as exc:
-                if attempt == ms.max_retries:
-                    raise DownloadError(f"{what}: {type(exc).__name__}: {str(exc)[:200]}") from None
-                log.warning("%s: %s, retry in %.2fs", what, type(exc).__name__, delay)
-                await self._sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+        try:
+            return await self.http.call(what, fn, *args)
+        except RETRYABLE as exc:
+            raise DownloadError(f"{what}: {type(exc).__name__}: {str(exc)[:200]}") from None
 
     async def klines(self, symbol: str, since_ms: int, until_ms: int) -> pd.DataFrame:
         """Closed 1h bars opening in [since, until - 1h], oldest first."""

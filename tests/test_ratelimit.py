@@ -69,3 +69,37 @@ def test_in_flight_cap() -> None:
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError):
         SlidingWindowLimiter(0, 1.0, 1)
+
+
+def test_retrying_caller_backs_off_then_raises_the_last_transient_error() -> None:
+    from tools.ratelimit import RetryingCaller
+
+    t = FakeTime()
+    lim = SlidingWindowLimiter(100, 1.0, 2, monotonic=t.monotonic, sleep=t.sleep)
+    caller = RetryingCaller(lim, retries=2, backoff_s=0.5, retryable=(TimeoutError,),
+                            sleep=t.sleep)
+    calls = 0
+
+    async def flaky() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise TimeoutError("slow")
+        return "ok"
+
+    assert asyncio.run(caller.call("flaky", flaky)) == "ok"
+    assert t.sleeps == [0.5, 1.0] and caller.requests == 3
+
+    async def down() -> None:
+        raise TimeoutError("down")
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(caller.call("down", down))
+    assert caller.requests == 6
+
+    async def broken() -> None:
+        raise KeyError("not transient")
+
+    with pytest.raises(KeyError):
+        asyncio.run(caller.call("broken", broken))
+    assert caller.requests == 7  # no retry for a non-transient error

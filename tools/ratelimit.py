@@ -2,10 +2,14 @@
 stricter than Bybit's documented 600 requests / 5 s per IP, see docs/field-notes)."""
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class SlidingWindowLimiter:
@@ -46,3 +50,44 @@ class SlidingWindowLimiter:
         async with self._sem:
             await self._admit()
             yield
+
+
+class RetryingCaller:
+    """Requests through a limiter, retried with exponential backoff on transient errors.
+
+    Shared by every client of Bybit's REST API (market data, data download) so they pace and
+    retry the same way. When retries are exhausted the last transient error is raised; other
+    errors are raised at once. Callers translate both into their own exceptions.
+    """
+
+    def __init__(
+        self,
+        limiter: SlidingWindowLimiter,
+        *,
+        retries: int,
+        backoff_s: float,
+        retryable: tuple[type[BaseException], ...],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.limiter = limiter
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.retryable = retryable
+        self._sleep = sleep
+        self.requests = 0  # attempts sent, retries included
+
+    async def call(self, what: str, fn: Callable[..., Awaitable[Any]], *args: Any,
+                   **kwargs: Any) -> Any:
+        delay = self.backoff_s
+        for attempt in range(self.retries + 1):
+            try:
+                async with self.limiter.slot():
+                    self.requests += 1
+                    return await fn(*args, **kwargs)
+            except self.retryable as exc:
+                if attempt == self.retries:
+                    raise
+                log.warning("%s: %s, retry in %.2fs", what, type(exc).__name__, delay)
+                await self._sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")

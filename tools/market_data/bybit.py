@@ -27,7 +27,7 @@ from sextant.models import (
 from sextant.reasons import Code
 from tools.exchange import make_bybit
 from tools.market_data.port import CollectResult, MarketDataError
-from tools.ratelimit import SlidingWindowLimiter
+from tools.ratelimit import RetryingCaller, SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +133,15 @@ class BybitMarketData:
         ms = settings.market
         self.exchange = exchange or make_bybit(settings)
         self.clock = clock or SystemClock()
-        self._sleep = sleep
-        self.limiter = SlidingWindowLimiter(
-            ms.rate_limit_requests, ms.rate_limit_window_s, ms.max_in_flight, sleep=sleep
+        self.http = RetryingCaller(
+            SlidingWindowLimiter(
+                ms.rate_limit_requests, ms.rate_limit_window_s, ms.max_in_flight, sleep=sleep
+            ),
+            retries=ms.max_retries,
+            backoff_s=ms.retry_backoff_s,
+            retryable=RETRYABLE,
+            sleep=sleep,
         )
-        self.requests = 0
         self._markets: dict[str, MarketInfo] | None = None
         self._markets_at: datetime | None = None
 
@@ -149,38 +153,31 @@ class BybitMarketData:
         *args: Any,
         **kwargs: Any,
     ) -> Any:
-        """One request through the limiter, retried with exponential backoff on transient errors."""
-        ms = self.settings.market
-        delay = ms.retry_backoff_s
-        for attempt in range(ms.max_retries + 1):
-            try:
-                async with self.limiter.slot():
-                    self.requests += 1
-                    return await fn(*args, **kwargs)
-            except RETRYABLE as exc:
-                if attempt == ms.max_retries:
-                    raise MarketDataError(
-                        symbol,
-                        Code.DATA_ERROR,
-                        f"{symbol or 'bybit'}: {what} failed after {attempt + 1} tries: "
-                        f"{type(exc).__name__}: {str(exc)[:200]}",
-                    ) from None
-                log.warning(
-                    "bybit %s %s: %s, retry in %.2fs", what, symbol, type(exc).__name__, delay
-                )
-                await self._sleep(delay)
-                delay *= 2
-            except ccxt_async.BadSymbol as exc:
-                raise MarketDataError(symbol, Code.NOT_LISTED, f"{symbol}: {exc}") from None
-            except Exception as exc:
-                # Malformed bodies, exchange refusals, and ccxt parser crashes on odd payloads
-                # (e.g. a bare IndexError): not worth retrying, never worth the whole cycle.
-                raise MarketDataError(
-                    symbol,
-                    Code.DATA_ERROR,
-                    f"{symbol or 'bybit'}: {what}: {type(exc).__name__}: {str(exc)[:200]}",
-                ) from None
-        raise AssertionError("unreachable")
+        """One request through the shared limiter and retry policy; failures become this
+        symbol's MarketDataError."""
+        try:
+            return await self.http.call(f"bybit {what} {symbol}", fn, *args, **kwargs)
+        except RETRYABLE as exc:
+            raise MarketDataError(
+                symbol,
+                Code.DATA_ERROR,
+                f"{symbol or 'bybit'}: {what} failed after {self.http.retries + 1} tries: "
+                f"{type(exc).__name__}: {str(exc)[:200]}",
+            ) from None
+        except ccxt_async.BadSymbol as exc:
+            raise MarketDataError(symbol, Code.NOT_LISTED, f"{symbol}: {exc}") from None
+        except Exception as exc:
+            # Malformed bodies, exchange refusals, and ccxt parser crashes on odd payloads
+            # (e.g. a bare IndexError): not worth retrying, never worth the whole cycle.
+            raise MarketDataError(
+                symbol,
+                Code.DATA_ERROR,
+                f"{symbol or 'bybit'}: {what}: {type(exc).__name__}: {str(exc)[:200]}",
+            ) from None
+
+    @property
+    def requests(self) -> int:
+        return self.http.requests
 
     async def markets(self) -> dict[str, MarketInfo]:
         now = self.clock.now()
