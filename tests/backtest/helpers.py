@@ -9,22 +9,11 @@ from pathlib import Path
 from graph.graph import build_graph
 from graph.services import Services, build_services
 from sextant.cli.cycle import run_cycle
-from sextant.config import Settings
+from sextant.config import DEFAULT_WATCHLIST, Settings
 from sextant.models import PortfolioState, Signal
 from tools.broadcast.console import ConsoleBroadcaster
 
-ALL = (
-    "BTC/USDT:USDT",
-    "ETH/USDT:USDT",
-    "SOL/USDT:USDT",
-    "XRP/USDT:USDT",
-    "DOGE/USDT:USDT",
-    "ADA/USDT:USDT",
-    "LTC/USDT:USDT",
-    "LINK/USDT:USDT",
-    "AVAX/USDT:USDT",
-    "DOT/USDT:USDT",
-)
+ALL = DEFAULT_WATCHLIST  # the ten bundled symbols
 
 
 def quiet_services(

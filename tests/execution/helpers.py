@@ -2,10 +2,11 @@
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from execution.lifecycle import Bar, open_position
-from sextant.config import Settings
+from sextant.config import Settings, load_settings
 from sextant.config.execution import ExecutionSettings
 from sextant.models import MarketInfo, MarketSnapshot, Reason, Signal, Ticker
 from sextant.positions import Position
@@ -86,6 +87,16 @@ def snapshot(m: MarketInfo, price: float, as_of: datetime) -> MarketSnapshot:
 
 
 def settings(state_dir: Any, **kw: Any) -> Settings:
-    from sextant.config import load_settings
-
     return load_settings(state_dir=state_dir, **kw)
+
+
+def demo_settings(fake: Any, state: Path, monkeypatch: Any, timeout_s: float = 5.0) -> Settings:
+    """Demo mode against a local FakeBybit (tests/fakes/bybit_v5.py), keys from the env."""
+    monkeypatch.setenv("BYBIT_API_KEY", "key")
+    monkeypatch.setenv("BYBIT_API_SECRET", "secret")
+    return load_settings(
+        mode="demo",
+        state_dir=state,
+        market={"source": "bybit", "base_url": fake.base_url, "request_timeout_s": timeout_s},
+        execution={"order_retry_backoff_s": 0},
+    )

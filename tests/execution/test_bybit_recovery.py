@@ -19,10 +19,10 @@ from execution.engine import ExecutionEngine
 from execution.factory import build_engine
 from execution.lock import LOCK_FILE, ExchangeBusy, InstanceLock
 from execution.store import Store
-from sextant.config import ConfigError, Settings, load_settings
+from sextant.config import ConfigError
 from sextant.config.market import BUNDLED_DATA_DIR
 from sextant.positions import OrderRecord
-from tests.execution.helpers import market, signal, snapshot
+from tests.execution.helpers import demo_settings, market, signal, snapshot
 from tests.fakes.bybit_v5 import FakeBybit, load_bundled_frames
 
 pytestmark = pytest.mark.anyio
@@ -41,18 +41,6 @@ def frames():  # type: ignore[no-untyped-def]
 def fake(frames) -> Iterator[FakeBybit]:  # type: ignore[no-untyped-def]
     with FakeBybit(**frames._asdict(), now_ms=NOW, timeout_hold_s=0.5) as server:
         yield server
-
-
-def demo_settings(fake: FakeBybit, state: Path, monkeypatch: pytest.MonkeyPatch,
-                  timeout_s: float = 5.0) -> Settings:
-    monkeypatch.setenv("BYBIT_API_KEY", "key")
-    monkeypatch.setenv("BYBIT_API_SECRET", "secret")
-    return load_settings(
-        mode="demo",
-        state_dir=state,
-        market={"source": "bybit", "base_url": fake.base_url, "request_timeout_s": timeout_s},
-        execution={"order_retry_backoff_s": 0},
-    )
 
 
 @pytest.fixture
