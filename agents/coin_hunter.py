@@ -27,7 +27,7 @@ from graph.context import Context, services_of
 from graph.state import Candidate, CycleState
 from sextant.config import normalise_symbol
 from sextant.config.settings import SYMBOL_RE
-from sextant.models import MarketInfo, Reason
+from sextant.models import MarketInfo, Reason, iso_z
 from sextant.reasons import Code
 from tools.llm.cache import cache_key, digest, hunter_action
 from tools.llm.prompts import HUNTER, Prompt, PromptError, load_prompt
@@ -210,7 +210,7 @@ async def hunt(
             result.usage.cached += 1
     else:
         variables = variables or {
-            "as_of": as_of.isoformat().replace("+00:00", "Z"),
+            "as_of": iso_z(as_of),
             "watchlist": ", ".join(watchlist),
             "max_symbols": cfg.hunter_max_symbols,
         }

@@ -26,7 +26,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context, services_of
 from graph.state import NewsTask
 from sextant.math_engine import volatility
-from sextant.models import MarketSnapshot, NewsAssessment, Reason, SymbolError
+from sextant.models import MarketSnapshot, NewsAssessment, Reason, SymbolError, iso_z
 from sextant.news import assess_news, clean_text
 from sextant.reasons import Code
 from tools.llm.cache import cache_key, is_fresh
@@ -68,15 +68,12 @@ def snapshot_volatility_ratio(snapshot: MarketSnapshot | None, settings: Any) ->
 
 
 def news_variables(symbol: str, as_of: datetime, window_days: float) -> dict[str, Any]:
-    def z(ts: datetime) -> str:
-        return ts.isoformat().replace("+00:00", "Z")
-
     return {
         "symbol": symbol,
         "base": symbol.split("/")[0],
-        "as_of": z(as_of),
+        "as_of": iso_z(as_of),
         "window_days": f"{window_days:g}",
-        "window_start": z(as_of - timedelta(days=window_days)),
+        "window_start": iso_z(as_of - timedelta(days=window_days)),
     }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from backtest.engine import BacktestResult
+from sextant.models import iso_z
 
 HOURS_PER_YEAR = 24 * 365.25
 
@@ -28,10 +29,6 @@ def _r(x: float | Decimal | None, digits: int = 4) -> float | None:
         return None
     value = float(x)
     return round(value, digits) if np.isfinite(value) else None
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
 
 
 def daily_returns(times: list[datetime], values: np.ndarray) -> np.ndarray:
@@ -95,8 +92,8 @@ def ratios(times: list[datetime], values: np.ndarray) -> dict[str, Any]:
     recovered = bool(len(after)) and depth < 0
     end_at = trough + int(after[0]) if recovered else len(values) - 1
     out["max_drawdown_pct"] = _r(depth * 100)
-    out["max_drawdown_peak"] = _iso(times[peak_at]) if depth < 0 else None
-    out["max_drawdown_trough"] = _iso(times[trough]) if depth < 0 else None
+    out["max_drawdown_peak"] = iso_z(times[peak_at]) if depth < 0 else None
+    out["max_drawdown_trough"] = iso_z(times[trough]) if depth < 0 else None
     out["max_drawdown_recovered"] = recovered if depth < 0 else None
     out["max_drawdown_duration_hours"] = (
         _r((times[end_at] - times[peak_at]).total_seconds() / 3600, 2) if depth < 0 else 0.0

@@ -6,13 +6,13 @@ import csv
 import html
 import io
 import json
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from backtest.engine import BacktestResult
 from backtest.metrics import compute_metrics
+from sextant.models import iso_z
 
 SCHEMA = "sextant.backtest/1"
 TRADE_FIELDS = (
@@ -31,10 +31,6 @@ TRADE_FIELDS = (
 )
 
 
-def iso(ts: datetime) -> str:
-    return ts.isoformat().replace("+00:00", "Z")
-
-
 def _num(x: Decimal, digits: int = 8) -> float:
     return round(float(x), digits)
 
@@ -47,9 +43,9 @@ def document(result: BacktestResult) -> dict[str, Any]:
         {
             "symbol": t.symbol,
             "side": t.side,
-            "entry_time": iso(t.entry_time),
+            "entry_time": iso_z(t.entry_time),
             "entry_price": _num(t.entry_price),
-            "exit_time": iso(t.exit_time),
+            "exit_time": iso_z(t.exit_time),
             "exit_price": _num(t.exit_price),
             "quantity": _num(t.quantity),
             "pnl": _num(t.pnl, 6),
@@ -64,7 +60,7 @@ def document(result: BacktestResult) -> dict[str, Any]:
         {
             "symbol": p.symbol,
             "side": p.side,
-            "entry_time": iso(p.opened_at),
+            "entry_time": iso_z(p.opened_at),
             "entry_price": _num(p.entry_price),
             "quantity": _num(p.quantity),
             "stop_loss": _num(p.stop_loss),
@@ -77,8 +73,8 @@ def document(result: BacktestResult) -> dict[str, Any]:
     ]
     return {
         "schema": SCHEMA,
-        "from": iso(result.start),
-        "to": iso(result.end),
+        "from": iso_z(result.start),
+        "to": iso_z(result.end),
         "symbols": result.symbols,
         "data_dir": str(result.data_dir),
         "interrupted": result.interrupted,
@@ -103,7 +99,7 @@ def document(result: BacktestResult) -> dict[str, Any]:
         "metrics": compute_metrics(result),
         "trades": trades,
         "open_positions": open_positions,
-        "equity": [[iso(t), round(float(v), 4)] for t, v in result.equity],
+        "equity": [[iso_z(t), round(float(v), 4)] for t, v in result.equity],
     }
 
 
@@ -184,7 +180,7 @@ def benchmark_curve(result: BacktestResult) -> list[tuple[str, float]]:
         return []
     start_equity = float(result.equity[0][1])
     first = result.btc[0][1]
-    return [(iso(t), start_equity * p / first) for t, p in result.btc]
+    return [(iso_z(t), start_equity * p / first) for t, p in result.btc]
 
 
 def equity_png(doc: dict[str, Any], bench: list[tuple[str, float]] | None = None) -> bytes:

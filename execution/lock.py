@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sextant.config import ConfigError
+from sextant.models import iso_z
 
 LOCK_FILE = "loop.lock"
 HEARTBEAT_FILE = "heartbeat.json"
@@ -103,10 +104,6 @@ def claim(state_dir: Path) -> InstanceLock | None:
     return lock
 
 
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
-
-
 def write_heartbeat(
     state_dir: Path,
     *,
@@ -118,8 +115,8 @@ def write_heartbeat(
     doc = {
         "pid": os.getpid(),
         "status": status,
-        "last_cycle_as_of": _iso(last_cycle_as_of),
-        "last_cycle_finished_at": _iso(last_cycle_finished_at),
+        "last_cycle_as_of": iso_z(last_cycle_as_of),
+        "last_cycle_finished_at": iso_z(last_cycle_finished_at),
         **extra,
     }
     path = Path(state_dir) / HEARTBEAT_FILE

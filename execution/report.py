@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from execution.store import Store
+from sextant.models import iso_z
 from sextant.positions import OrderRecord, Position
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
 
 
 def _num(v: Decimal | None) -> float | None:
@@ -32,7 +29,7 @@ def position_doc(pos: Position) -> dict[str, Any]:
         "unrealized_pnl": _num(pos.unrealized_pnl().quantize(Decimal("0.0001")))
         if pos.is_open
         else 0.0,
-        "opened_at": _iso(pos.opened_at),
+        "opened_at": iso_z(pos.opened_at),
         "tp1_done": pos.tp1_done,
         "position_id": pos.position_id,
         "status": pos.status,
@@ -42,7 +39,7 @@ def position_doc(pos: Position) -> dict[str, Any]:
         "realized_pnl": _num(pos.realized_pnl),
         "fees": _num(pos.fees_paid),
         "funding": _num(pos.funding_paid),
-        "closed_at": _iso(pos.closed_at),
+        "closed_at": iso_z(pos.closed_at),
         "exit_reason": pos.exit_reason,
         "origin": pos.origin,
         "mode": pos.mode,
@@ -67,8 +64,8 @@ def order_doc(o: OrderRecord) -> dict[str, Any]:
         "fee": _num(o.fee),
         "exchange_order_id": o.exchange_order_id or None,
         "error": o.error or None,
-        "created_at": _iso(o.created_at),
-        "updated_at": _iso(o.updated_at),
+        "created_at": iso_z(o.created_at),
+        "updated_at": iso_z(o.updated_at),
     }
 
 
@@ -108,9 +105,9 @@ def status_document(
         "today_pnl": float(today_pnl.quantize(Decimal("0.0001"))),
         "day": day.day.isoformat() if day is not None else None,
         "day_start_equity": _num(day.start_equity) if day is not None else None,
-        "circuit_breaker": {"tripped": tripped, "until": _iso(until) if tripped else None},
-        "last_cycle_as_of": _iso(last.as_of) if last is not None else None,
-        "book_time": _iso(now),
+        "circuit_breaker": {"tripped": tripped, "until": iso_z(until) if tripped else None},
+        "last_cycle_as_of": iso_z(last.as_of) if last is not None else None,
+        "book_time": iso_z(now),
         "loop": beat,
         "positions": [position_doc(p) for p in positions],
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,15 @@ Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@overload
+def iso_z(ts: datetime) -> str: ...
+@overload
+def iso_z(ts: None) -> None: ...
+def iso_z(ts: datetime | None) -> str | None:
+    """ISO 8601 with a "Z" for UTC: how every document Sextant prints writes a time."""
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
 
 
 def utc(ts: datetime) -> datetime:

@@ -8,6 +8,7 @@ from typing import Any
 from execution.report import order_doc, position_doc, position_lines
 from graph.state import CycleState
 from sextant.config import Settings
+from sextant.models import iso_z
 from tools.broadcast.render import fmt_price
 from tools.llm.usage import llm_block
 
@@ -35,15 +36,11 @@ SIGNAL_FIELDS = (
 )
 
 
-def iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
-
-
 def _default(o: Any) -> Any:
     if isinstance(o, Decimal):
         return float(o)
     if isinstance(o, datetime):
-        return iso(o)
+        return iso_z(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
@@ -61,7 +58,7 @@ def cycle_document(state: CycleState, settings: Settings, total_ms: float) -> di
     return {
         "schema": "sextant.cycle/1",
         "cycle_id": state.get("cycle_id"),
-        "as_of": iso(state.get("as_of")),  # type: ignore[arg-type]
+        "as_of": iso_z(state.get("as_of")),  # type: ignore[arg-type]
         "mode": settings.mode,
         "market": settings.market.source,
         "equity": float(portfolio.equity if portfolio else settings.equity),

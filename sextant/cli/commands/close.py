@@ -9,6 +9,7 @@ from typing import Any
 
 from sextant.cli.common import EXIT_FAILED, EXIT_OK, add_config_arg, settings_from
 from sextant.config import ConfigError, normalise_symbol
+from sextant.models import iso_z
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +67,7 @@ async def _close(args: argparse.Namespace, settings: Any, symbols: list[str] | N
             "price": float(f.price),
             "pnl": float(f.pnl),
             "fee": float(f.fee),
-            "time": f.time.isoformat().replace("+00:00", "Z"),
+            "time": iso_z(f.time),
         }
         for _, f in act.exits
     ]

@@ -29,6 +29,7 @@ from sextant.cli.common import (
     settings_from,
 )
 from sextant.config import ConfigError, Settings, normalise_symbol
+from sextant.models import iso_z
 
 AGENTS = ("hunter", "news")
 PROMPT_NAMES = {"hunter": "coin_hunter", "news": "news_analyst"}
@@ -69,10 +70,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def _z(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
 
 
 def _load(agent: str, path: Path | None) -> Any:
@@ -247,7 +244,7 @@ async def _run(
         "prompt": _prompt_info(prompt),
         "model": args.model
         or (settings.llm.hunter_model if args.agent == "hunter" else settings.llm.news_model),
-        "as_of": _z(as_of),
+        "as_of": iso_z(as_of),
         "symbol": symbol,
         "status": answer.status if answer is not None else "none",
         "raw": answer.raw_text if answer is not None else None,
@@ -372,7 +369,7 @@ async def _replay(args: argparse.Namespace, settings: Settings, services: Any, p
             rows.append(
                 {
                     "symbol": e.symbol,
-                    "as_of": _z(e.as_of),
+                    "as_of": iso_z(e.as_of),
                     "old": {"tape_id": e.id, "prompt_hash": e.prompt_hash, "model": e.model} | old,
                     "new": {
                         "prompt_hash": prompt.hash,
