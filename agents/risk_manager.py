@@ -7,7 +7,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context, services_of
 from graph.state import CycleState
 from sextant.models import SymbolError
-from sextant.risk import SymbolInputs, decide, evaluate_symbol
+from sextant.risk import SymbolInputs, decide
 
 
 def risk_manager(state: CycleState, runtime: Runtime[Context]) -> dict:
@@ -17,21 +17,18 @@ def risk_manager(state: CycleState, runtime: Runtime[Context]) -> dict:
     portfolio = services.portfolio_at(as_of)  # type: ignore[arg-type]
     news = state.get("news", {})
     btc = state.get("btc_change_4h_pct")
-    inputs, errors = [], []
-    for s, a in sorted(state.get("analyses", {}).items()):
-        one = SymbolInputs(snapshot=state["snapshots"][s], analysis=a, news=news.get(s))
-        try:
-            # A symbol whose data breaks a rule is dropped with its error; the rest decide.
-            evaluate_symbol(
-                one, btc_change_4h_pct=btc, portfolio=portfolio, settings=services.settings
-            )
-        except Exception as exc:
-            errors.append(
-                SymbolError(symbol=s, stage="risk", error=f"{type(exc).__name__}: {str(exc)[:200]}")
-            )
-            continue
-        inputs.append(one)
-    signals = decide(inputs, btc_change_4h_pct=btc, portfolio=portfolio, settings=services.settings)
+    inputs = [
+        SymbolInputs(snapshot=state["snapshots"][s], analysis=a, news=news.get(s))
+        for s, a in sorted(state.get("analyses", {}).items())
+    ]
+    errors: list[SymbolError] = []
+    signals = decide(
+        inputs,
+        btc_change_4h_pct=btc,
+        portfolio=portfolio,
+        settings=services.settings,
+        errors=errors,
+    )
     signals.sort(key=lambda s: (s.decision == "WAIT", -abs(s.score), s.symbol))
     return {
         "signals": signals,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import agents.risk_manager as risk_node
+import sextant.risk.manager as risk_node
 from graph.context import Context, services_of
 from graph.services import build_services
 from sextant.cli.cycle import run_cycle

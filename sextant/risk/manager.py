@@ -15,6 +15,7 @@ from sextant.models import (
     Reason,
     Side,
     Signal,
+    SymbolError,
 )
 from sextant.reasons import Code
 from sextant.risk import levels as lv
@@ -297,15 +298,32 @@ def decide(
     btc_change_4h_pct: float | None,
     portfolio: PortfolioState,
     settings: Settings,
+    errors: list[SymbolError] | None = None,
 ) -> list[Signal]:
-    """Signals for every symbol; max-positions and correlation limits go strongest first."""
+    """Signals for every symbol; max-positions and correlation limits go strongest first.
+
+    With `errors`, a symbol whose data breaks a rule is left out and its error recorded there
+    (the live cycle: the other symbols still decide); without it, the error is raised.
+    """
     rs = settings.risk
-    signals = [
-        evaluate_symbol(
-            i, btc_change_4h_pct=btc_change_4h_pct, portfolio=portfolio, settings=settings
-        )
-        for i in inputs
-    ]
+    signals = []
+    for i in inputs:
+        try:
+            signals.append(
+                evaluate_symbol(
+                    i, btc_change_4h_pct=btc_change_4h_pct, portfolio=portfolio, settings=settings
+                )
+            )
+        except Exception as exc:
+            if errors is None:
+                raise
+            errors.append(
+                SymbolError(
+                    symbol=i.snapshot.symbol,
+                    stage="risk",
+                    error=f"{type(exc).__name__}: {str(exc)[:200]}",
+                )
+            )
     open_count = len(portfolio.open_symbols)
     group_count: dict[str, int] = {}
     for sym in portfolio.open_symbols:
