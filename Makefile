@@ -30,7 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/backtest.py
 
 studio: $(STAMP)  ## LangGraph Studio (local, offline)
-	$(BIN)/langgraph dev --no-browser --port 2124
+	LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true $(BIN)/langgraph dev --no-browser --port 2124
 
 clean:
 	rm -rf $(VENV) state
