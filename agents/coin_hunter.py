@@ -23,13 +23,14 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.data_collector import resolve_as_of
-from graph.context import Context, services_of
+from graph.context import Context, services_of, stage_deadline
 from graph.state import Candidate, CycleState
 from sextant.config import normalise_symbol
 from sextant.config.settings import SYMBOL_RE
 from sextant.models import MarketInfo, Reason, iso_z
 from sextant.reasons import Code
 from tools.llm.cache import cache_key, digest, hunter_action
+from tools.llm.deadline import Deadline
 from tools.llm.prompts import HUNTER, Prompt, PromptError, load_prompt
 from tools.llm.schemas import HuntedTicker, HunterAnswer
 from tools.llm.usage import Usage
@@ -163,8 +164,12 @@ async def hunt(
     cycle_id: str | None = None,
     model: str | None = None,
     variables: dict[str, Any] | None = None,
+    deadline: Deadline | None = None,
 ) -> HuntResult:
-    """Ask (or reuse) the Hunter's list and validate it against the exchange's markets."""
+    """Ask (or reuse) the Hunter's list and validate it against the exchange's markets.
+
+    `deadline` bounds the model's answer; a query cut by it counts as a failed attempt (the last
+    good list stands and the model is not asked again before the refresh interval)."""
     from tools.llm.service import AskRequest
 
     llm = services.llm
@@ -224,6 +229,7 @@ async def hunt(
                 as_of=as_of,
                 origin=origin,  # type: ignore[arg-type]
                 cycle_id=cycle_id,
+                deadline=deadline,
             )
         )
         result.answer = answer
@@ -278,6 +284,7 @@ async def coin_hunter(state: CycleState, runtime: Runtime[Context]) -> dict:
     if services.llm is None:
         return {"candidates": base}
     start = time.perf_counter()
+    deadline = stage_deadline(runtime.context, "hunter", settings.llm.hunter_deadline_s, services)
     watch = [normalise_symbol(s) for s in symbols]
     override = runtime.context.hunter_prompt if runtime.context is not None else None
     try:
@@ -287,7 +294,12 @@ async def coin_hunter(state: CycleState, runtime: Runtime[Context]) -> dict:
         return {"candidates": base, "llm_usage": usage.as_update()}
     as_of = await resolve_as_of(state, services, watch)
     result = await hunt(
-        services, as_of=as_of, watchlist=watch, prompt=prompt, cycle_id=state.get("cycle_id")
+        services,
+        as_of=as_of,
+        watchlist=watch,
+        prompt=prompt,
+        cycle_id=state.get("cycle_id"),
+        deadline=deadline,
     )
     return {
         "candidates": base + result.candidates,

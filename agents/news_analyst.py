@@ -23,13 +23,14 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, services_of
+from graph.context import Context, services_of, stage_deadline
 from graph.state import NewsTask
 from sextant.math_engine import volatility
 from sextant.models import MarketSnapshot, NewsAssessment, Reason, SymbolError, iso_z
 from sextant.news import assess_news, clean_text
 from sextant.reasons import Code
 from tools.llm.cache import cache_key, is_fresh
+from tools.llm.deadline import Deadline
 from tools.llm.prompts import NEWS, Prompt, PromptError, load_prompt
 from tools.llm.schemas import NewsAnswer, news_candidates
 from tools.llm.usage import Usage
@@ -89,8 +90,12 @@ async def analyse_news(
     cycle_id: str | None = None,
     model: str | None = None,
     variables: dict[str, Any] | None = None,
+    deadline: Deadline | None = None,
 ) -> NewsResult:
-    """The news assessment of one symbol: cached answer or a new one, scored in code."""
+    """The news assessment of one symbol: cached answer or a new one, scored in code.
+
+    `deadline` bounds the model's answer (the stage's, shared by every symbol of the cycle);
+    a cached answer is used whatever the time."""
     from tools.llm.service import AskRequest
 
     settings = services.settings
@@ -153,6 +158,7 @@ async def analyse_news(
             cycle_id=cycle_id,
             context={"volatility_ratio": volatility_ratio},
             check=lambda parsed: score(parsed, []),
+            deadline=deadline,
         )
     )
     usage.add(answer.usage)
@@ -168,7 +174,7 @@ async def analyse_news(
             prompt_hash=prompt.hash,
         )
         error = None
-        if answer.status in ("error", "invalid", "prompt_invalid"):
+        if answer.status in ("error", "invalid", "prompt_invalid", "deadline"):
             error = why.message if why is not None else f"news: {answer.status}"
         return NewsResult(assessment, usage, error, answer)
     # Scored by the service's check already: validated before it is cached.
@@ -199,6 +205,8 @@ async def news_analyst(task: NewsTask, runtime: Runtime[Context]) -> dict:
     services = await asyncio.to_thread(services_of, runtime.context)
     settings = services.settings
     symbol = task["symbol"]
+    # One deadline for the whole fan-out: the first branch starts it, all count down to it.
+    deadline = stage_deadline(runtime.context, "news", settings.llm.news_deadline_s, services)
     if services.llm is None:
         if not settings.has_llm_key:
             why = "no OPENROUTER_API_KEY: news unavailable (offline fallback)"
@@ -222,6 +230,7 @@ async def news_analyst(task: NewsTask, runtime: Runtime[Context]) -> dict:
         volatility_ratio=vol,
         prompt=prompt,
         cycle_id=task.get("cycle_id"),
+        deadline=deadline,
     )
     update: dict[str, Any] = {
         "news": {symbol: result.assessment},

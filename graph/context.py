@@ -6,11 +6,12 @@ from them once per settings object.
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graph.services import Services, build_services
 from sextant.config import Settings, load_settings
+from tools.llm.deadline import Deadline, StageDeadlines
 
 _built: dict[str, Services] = {}
 # Parallel branches (Hunter and Collector) resolve services at the same moment: build once.
@@ -23,6 +24,19 @@ class Context:
     services: Any = None  # graph.services.Services; Any keeps Studio's schema simple
     hunter_prompt: str | None = None
     news_prompt: str | None = None
+    # The LLM stages' deadlines of this run (tools.llm.deadline.StageDeadlines): per run, not
+    # in the checkpointed state, so a resumed cycle gets fresh ones.
+    deadlines: Any = field(default_factory=StageDeadlines)
+
+
+def stage_deadline(ctx: Context | None, stage: str, seconds: float, services: Any) -> Deadline:
+    """The run's deadline of `stage`, started by its first caller (services.monotonic, if set,
+    is the clock). Without a context (a bare graph call) each caller gets its own."""
+    now = getattr(services, "monotonic", None)
+    registry = getattr(ctx, "deadlines", None)
+    if registry is None:
+        return Deadline.after(stage, seconds, now)
+    return registry.start(stage, seconds, now)
 
 
 def settings_of(ctx: Context | None) -> Settings:

@@ -57,6 +57,8 @@ class Services:
     # `sextant.status/1` for Telegram's /status, /positions and the stats' open-position count.
     # None: a settings-only document (paper equity, nothing open); the loop sets the real one.
     status: Any = None  # tools.broadcast.port.StatusProvider
+    # The monotonic clock of the LLM stage deadlines; None: the running event loop's.
+    monotonic: Callable[[], float] | None = None
 
     def portfolio_at(self, as_of: datetime) -> PortfolioState:
         if self.portfolio is None and self.execution is not None:

@@ -37,6 +37,7 @@ class Code(StrEnum):
     # LLM agents (Coin Hunter, News Analyst)
     LLM_BUDGET_EXHAUSTED = "llm_budget_exhausted"
     LLM_CALL_FAILED = "llm_call_failed"
+    LLM_DEADLINE_EXCEEDED = "llm_deadline_exceeded"
     LLM_INVALID_ANSWER = "llm_invalid_answer"
     LLM_ANSWER_REPAIRED = "llm_answer_repaired"
     LLM_VALUE_CLAMPED = "llm_value_clamped"
@@ -53,3 +54,6 @@ class Code(StrEnum):
     NEWS_EVENTS_CAPPED = "news_events_capped"
     NEWS_CRITICAL_NEGATIVE = "news_critical_negative"
     NEWS_CRITICAL_POSITIVE = "news_critical_positive"
+    # news-panic exits (Execution)
+    NEWS_PANIC_CLOSE = "news_panic_close"
+    NEWS_PANIC_CAPPED = "news_panic_capped"

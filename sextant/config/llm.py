@@ -53,6 +53,24 @@ class LLMSettings(Section):
         2, ge=0, le=10, description="Client retries on timeouts, 429 and 5xx (with backoff)."
     )
     max_concurrency: int = Field(4, ge=1, le=64, description="LLM requests in flight at most.")
+    # Deadlines per stage, across retries and the repair request: a hung model must not hold
+    # the cycle for timeout_s x (max_retries + 1) x ceil(symbols / max_concurrency).
+    hunter_deadline_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="The Coin Hunter's stage deadline (s): without a usable answer by then the "
+        "query is cancelled and the last good list (or the watchlist) stands "
+        "(llm_deadline_exceeded).",
+    )
+    news_deadline_s: float = Field(
+        90.0,
+        gt=0,
+        le=3600,
+        description="The News Analyst's stage deadline (s), one for all its symbols, counted from "
+        "the fan-out: requests still waiting or in flight then are cancelled and those symbols go "
+        "on with news unavailable (llm_deadline_exceeded); answers given by then are kept.",
+    )
     tool_calling: bool = Field(
         False,
         description="Offer the answer schema as a function tool (only for models that support "

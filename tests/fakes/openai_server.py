@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -52,6 +54,7 @@ __all__ = [
     "body_error",
     "delay",
     "error",
+    "hang",
     "malformed",
     "raw",
     "text",
@@ -277,6 +280,12 @@ def delay(seconds: float, then: Reply | str | None = None) -> DelayReply:
     return DelayReply(seconds=seconds, then=_coerce(then) if then is not None else None)
 
 
+def hang(seconds: float = 3600.0) -> DelayReply:
+    """A model that never answers (within a test): holds the request until the client hangs up
+    (counted in ``FakeOpenAI.abandoned``) or the fake closes."""
+    return DelayReply(seconds=seconds)
+
+
 def malformed(
     body: str = "<html><body>upstream hiccup</body></html>",
     *,
@@ -373,6 +382,9 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self.unscripted: int = 0  # completion requests that found no reply
         self.responder_errors: list[Exception] = []  # exceptions raised by the responder
+        # Held (delayed) requests whose client hung up before the reply: cancelled calls.
+        self.abandoned: int = 0
+        self._abandon = threading.Condition()
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -483,7 +495,18 @@ class FakeOpenAI:
         body = self.last_request.json
         return list(body.get("messages", [])) if isinstance(body, dict) else []
 
+    def wait_abandoned(self, count: int, timeout: float = 5.0) -> bool:
+        """Block until `count` held requests were abandoned by their client (an event, not a
+        sleep: returns as soon as it happens); False if it did not happen within `timeout`."""
+        with self._abandon:
+            return self._abandon.wait_for(lambda: self.abandoned >= count, timeout)
+
     # -- internals used by the handler ----------------------------------------------------
+
+    def _abandoned(self) -> None:
+        with self._abandon:
+            self.abandoned += 1
+            self._abandon.notify_all()
 
     def _record(self, req: RecordedRequest) -> None:
         with self._lock:
@@ -585,9 +608,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, reply: Reply, request_json: dict[str, Any]) -> None:
         if isinstance(reply, DelayReply):
-            # Event.wait so closing the fake releases held replies at once.
-            if self.fake._closing.wait(reply.seconds):
-                return
+            # Event.wait so closing the fake releases held replies at once; between waits, a
+            # client that hung up (cancelled its request) ends the hold.
+            until = time.monotonic() + reply.seconds
+            while (left := until - time.monotonic()) > 0:
+                if self.fake._closing.wait(min(left, 0.02)):
+                    return
+                if self._client_gone():
+                    self.fake._abandoned()
+                    self.close_connection = True
+                    return
             self._answer(reply.then or text("ok"), request_json)
             return
         try:
@@ -669,6 +699,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     # -- low level ------------------------------------------------------------------------
+
+    def _client_gone(self) -> bool:
+        """The client closed its end (EOF on the socket) while its request was held."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
 
     def _record(self, body: bytes) -> RecordedRequest:
         parsed: Any = None

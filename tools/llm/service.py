@@ -4,6 +4,12 @@ Async all the way: the HTTP call is `ainvoke`, and every blocking step (SQLite t
 creating the HTTP client, which loads certificates) runs in a worker thread, so the event loop
 of `langgraph dev` never blocks. Failures never raise: `ask` returns an `Answer` whose status
 and reasons say what happened, and the agent falls back.
+
+A request may carry its stage's deadline (`tools.llm.deadline`): waiting for a slot and the call
+itself (the client's retries included) are bounded by the time remaining. Past it the call in
+flight is cancelled (its connection closed, no retry follows), taped as an `error` without cost,
+and the answer is `deadline` with `llm_deadline_exceeded`; whatever the request already spent (a
+first answer that needed repair) stays counted, as on the tape.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from sextant.news import clean_text
 from sextant.reasons import Code
 from tools.llm.cache import AnswerCache
 from tools.llm.client import make_chat_model
+from tools.llm.deadline import Deadline
 from tools.llm.parsing import AnswerParseError, message_payload
 from tools.llm.prompts import REPAIR, Prompt, PromptError, load_prompt
 from tools.llm.schemas import answer_schema, answer_tool
@@ -39,8 +46,9 @@ from tools.llm.usage import Usage, call_cost
 
 log = logging.getLogger("sextant.llm")
 
-Status = Literal["ok", "repaired", "invalid", "error", "budget", "prompt_invalid"]
+Status = Literal["ok", "repaired", "invalid", "error", "budget", "prompt_invalid", "deadline"]
 Origin = Literal["cycle", "prompt_run", "prompt_replay"]
+Cut = Literal["unsent", "cancelled"] | None  # what a deadline stopped: not sent, or in flight
 
 
 @dataclass
@@ -59,6 +67,8 @@ class AskRequest:
     # it raises, the answer is unusable like one that fails the schema: one repair, then the
     # fallback, and nothing unusable is ever marked ok on the tape or cached.
     check: Callable[[BaseModel], object] | None = None
+    # The stage's deadline (shared by the branches of a fan-out); None: only timeout_s bounds it.
+    deadline: Deadline | None = None
 
 
 @dataclass
@@ -193,25 +203,78 @@ class LLMService:
         )
 
     async def _invoke(
-        self, model: str, messages: list[BaseMessage], schema: type[BaseModel]
-    ) -> tuple[AIMessage | None, str | None, float]:
-        """(answer, error, latency ms); never raises."""
+        self,
+        model: str,
+        messages: list[BaseMessage],
+        schema: type[BaseModel],
+        deadline: Deadline | None = None,
+    ) -> tuple[AIMessage | None, str | None, float, Cut]:
+        """(answer, error, latency ms, what the deadline cut); never raises."""
         loop = asyncio.get_running_loop()
         llm = await asyncio.to_thread(self.chat_model, model, loop)
         runnable: Any = llm
         if self.cfg.tool_calling:
             tool = answer_tool(schema)
             runnable = llm.bind_tools([tool], tool_choice=tool["function"]["name"])
+        left = None if deadline is None else deadline.remaining()
+        if left is not None and left <= 0:
+            return None, None, 0.0, "unsent"
         start = time.perf_counter()
         try:
-            msg = await runnable.ainvoke(messages)
-        except Exception as exc:  # any failure of the call is one symbol's fallback
-            err = describe_error(exc, [self._api_key.get_secret_value()])
-            return None, err, (time.perf_counter() - start) * 1000
+            # Cancels the request in flight (and the client's retries) when the time is up.
+            async with asyncio.timeout(left):
+                try:
+                    msg = await runnable.ainvoke(messages)
+                except Exception as exc:  # any failure of the call is one symbol's fallback
+                    err = describe_error(exc, [self._api_key.get_secret_value()])
+                    return None, err, (time.perf_counter() - start) * 1000, None
+        except TimeoutError:
+            return None, None, (time.perf_counter() - start) * 1000, "cancelled"
         latency = (time.perf_counter() - start) * 1000
         if not isinstance(msg, AIMessage):
-            return None, f"unexpected answer type {type(msg).__name__}", latency
-        return msg, None, latency
+            return None, f"unexpected answer type {type(msg).__name__}", latency, None
+        return msg, None, latency, None
+
+    @staticmethod
+    async def _slot(slot: asyncio.Semaphore, deadline: Deadline | None) -> bool:
+        """Wait for a request slot, within the deadline; False when the time ran out first."""
+        if deadline is None:
+            await slot.acquire()
+            return True
+        left = deadline.remaining()
+        if left <= 0:
+            return False
+        try:
+            async with asyncio.timeout(left):
+                await slot.acquire()
+        except TimeoutError:
+            return False
+        return True
+
+    def _past_deadline(
+        self, req: AskRequest, answer: Answer, attempt: int, cancelled: bool
+    ) -> None:
+        assert req.deadline is not None
+        d = req.deadline
+        what = "request cancelled in flight" if cancelled else "no request sent"
+        if attempt == 2:
+            what += " (repair request)"
+        answer.status = "deadline"
+        answer.error = f"no usable answer within the {d.seconds:g} s {d.stage} deadline: {what}"
+        answer.reasons.append(
+            Reason(
+                code=Code.LLM_DEADLINE_EXCEEDED,
+                message=f"{req.agent}: {answer.error}",
+                data={
+                    "model": req.model,
+                    "stage": d.stage,
+                    "deadline_s": d.seconds,
+                    "in_flight": cancelled,
+                    "attempt": attempt,
+                },
+            )
+        )
+        log.warning("%s %s: %s", req.agent, req.symbol or "", answer.error)
 
     def _check(
         self,
@@ -291,8 +354,13 @@ class LLMService:
             # One slot per attempt (at most max_concurrency in flight) held from the budget
             # check to the tape write, so parallel branches see each other's spend and
             # overshoot the budget by at most the calls in flight.
-            async with slot:
+            if not await self._slot(slot, req.deadline):
+                self._past_deadline(req, answer, attempt, cancelled=False)
+                return answer
+            try:
                 outcome = await self._attempt(req, messages, attempt, answer)
+            finally:
+                slot.release()
             if outcome is None:
                 return answer
             raw, problem = outcome
@@ -323,7 +391,17 @@ class LLMService:
             answer.status = "budget" if attempt == 1 else "invalid"
             answer.reasons.append(over)
             return None
-        msg, err, latency = await self._invoke(req.model, messages, req.schema)
+        msg, err, latency, cut = await self._invoke(req.model, messages, req.schema, req.deadline)
+        if cut is not None:
+            self._past_deadline(req, answer, attempt, cancelled=cut == "cancelled")
+            if cut == "cancelled":  # sent: on the tape, cost unknown (none reported)
+                answer.tape_ids.append(
+                    await self._tape(
+                        req, attempt=attempt, status="error", error=answer.error,
+                        latency_ms=latency,
+                    )
+                )
+            return None
         if msg is None:
             answer.status, answer.error = "error", err
             answer.reasons.append(
