@@ -1,8 +1,13 @@
-"""Data Collector node: snapshots through the market-data port, then the eligibility filters."""
+"""Data Collector node: snapshots through the market-data port, then the eligibility filters.
+
+Symbols with an open position (`held` in the input) are collected too, whatever the watchlist
+says, and marked `held` in the universe: eligible or not, their news is read and their exits
+run; only an eligible symbol reaches the Math Engine and can be entered.
+"""
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from langgraph.runtime import Runtime
@@ -40,7 +45,11 @@ async def resolve_as_of(state: CycleState, services: Services, symbols: list[str
 
 
 def universe_entries(
-    result: CollectResult, sources: dict[str, str], as_of: datetime, services: Services
+    result: CollectResult,
+    sources: dict[str, str],
+    as_of: datetime,
+    services: Services,
+    held: Collection[str] = (),
 ) -> dict[str, UniverseEntry]:
     out: dict[str, UniverseEntry] = {}
     for symbol, source in sources.items():
@@ -53,6 +62,7 @@ def universe_entries(
                 source=source,
                 eligible=False,  # type: ignore[arg-type]
                 reasons=[Reason(code=code, kind="skip", message=msg)],
+                held=symbol in held,
             )
             continue
         reasons = eligibility_reasons(snap, as_of, services.settings)
@@ -63,18 +73,23 @@ def universe_entries(
             reasons=reasons,  # type: ignore[arg-type]
             quote_volume_24h=round(snap.ticker.quote_volume_24h, 2),
             spread_pct=round(snap.ticker.spread_pct, 6),
+            held=symbol in held,
         )
     return out
 
 
 async def collect(
-    services: Services, symbols: Iterable[str], sources: dict[str, str], as_of: datetime
+    services: Services,
+    symbols: Iterable[str],
+    sources: dict[str, str],
+    as_of: datetime,
+    held: Collection[str] = (),
 ) -> dict:
     wanted = list(dict.fromkeys(symbols))
     result = await services.market.collect(wanted, as_of)
     return {
         "snapshots": result.snapshots,
-        "universe": universe_entries(result, sources, as_of, services),
+        "universe": universe_entries(result, sources, as_of, services, held),
         "errors": result.errors,
     }
 
@@ -84,11 +99,15 @@ async def data_collector(state: CycleState, runtime: Runtime[Context]) -> dict:
     services = await asyncio.to_thread(services_of, runtime.context)
     settings = services.settings
     symbols = [normalise_symbol(s) for s in (state.get("symbols") or settings.watchlist)]
+    held = list(dict.fromkeys(normalise_symbol(s) for s in state.get("held") or ()))
     as_of = await resolve_as_of(state, services, symbols)
     ref = settings.market.reference_symbol
-    update = await collect(services, [*symbols, ref], {s: "watchlist" for s in symbols}, as_of)
+    sources = {s: "watchlist" for s in symbols} | {
+        s: "position" for s in held if s not in symbols
+    }
+    update = await collect(services, [*sources, ref], sources, as_of, held=set(held))
     reference = update["snapshots"].get(ref)
-    if ref not in symbols:
+    if ref not in sources:
         update["snapshots"].pop(ref, None)
     btc = change_pct(reference.candles["1h"].df["close"], 4) if reference else None
     update |= {

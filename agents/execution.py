@@ -64,5 +64,6 @@ async def execution(state: CycleState, runtime: Runtime[Context]) -> dict:
         "positions": list(act.positions.values()),
         "orders": act.orders,
         "exits": act.exit_events,
+        "news_closes": act.news_closes,
         "timings_ms": {"execution": round((time.perf_counter() - start) * 1000, 3)},
     }

@@ -43,7 +43,6 @@ from execution.lifecycle import (
     funding_times,
     open_position,
     round_exit_price,
-    should_close_for_news,
     step,
 )
 from execution.prices import dec
@@ -52,6 +51,7 @@ from sextant.eligibility import eligibility_reasons
 from sextant.math_engine.candles import candles_from_frame
 from sextant.math_engine.volatility import hourly_volatility
 from sextant.models import NewsAssessment, PortfolioState, Reason, Signal
+from sextant.news.panic import plan_news_closes
 from sextant.positions import Fill, Position
 from sextant.risk import SymbolInputs, decide, vetoes
 
@@ -352,15 +352,22 @@ class Backtest:
                     for j, s in enumerate(self.symbols)
                     if self.rows[j][k] >= 0 and self.news.has_answer(s, t_close)
                 )
-                for symbol, trade in book.open.items():
-                    answer = (
-                        self._news(index[symbol], k, t_close)
-                        if self.news.has_answer(symbol, t_close)
-                        else None
+                # Capped per hour unless the market confirms, as the live cycle decides it.
+                answers = {
+                    symbol: answer
+                    for symbol in book.open
+                    if self.news.has_answer(symbol, t_close)
+                    and (answer := self._news(index[symbol], k, t_close)) is not None
+                }
+                closing = {
+                    d.position_id
+                    for d in plan_news_closes(
+                        [t.position for t in book.open.values()], answers, st.news
                     )
-                    trade.close_for_news = answer is not None and should_close_for_news(
-                        trade.position, answer.close_longs, answer.close_shorts
-                    )
+                    if d.action == "close"
+                }
+                for trade in book.open.values():
+                    trade.close_for_news = trade.position.position_id in closing
 
             # 3c. The Risk Manager on this hour's candidates.
             traced = t_close in trace_hours

@@ -7,9 +7,12 @@ the daily loss circuit breaker, news-panic exits and the portfolio the Risk Mana
 Time is always passed in (`as_of`, `until`, `now`): the engine never reads a clock.
 Every step is idempotent: a bar already applied to a position is skipped (the position records
 the time of its last step), a funding settlement is booked once per position, an entry once
-per signal. That is what lets a killed process restart and redo the hour it was in.
+per signal, and a cycle's news-panic decisions (`sextant.news.panic`: capped per cycle unless
+the market confirms) are made once and kept. That is what lets a killed process restart and
+redo the hour it was in.
 """
 
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,10 +40,12 @@ from sextant.models import (
     ExecutionIntent,
     MarketSnapshot,
     NewsAssessment,
+    NewsClose,
     PortfolioState,
     Reason,
     Signal,
 )
+from sextant.news.panic import plan_news_closes
 from sextant.positions import ExitReason, Fill, OrderRecord, Position
 from tools.broadcast.port import ExitEvent
 
@@ -59,6 +64,17 @@ def news_flags(news: Mapping[str, NewsAssessment] | None) -> dict[str, tuple[boo
         for s, n in (news or {}).items()
         if n.close_longs or n.close_shorts
     }
+
+
+def close_flags(closes: Iterable[NewsClose]) -> dict[str, tuple[bool, bool]]:
+    """The flags the monitor keeps applying until the next cycle: only the closes the cycle
+    decided to make (a capped one is not closed behind the cap's back by the next tick)."""
+    out: dict[str, tuple[bool, bool]] = {}
+    for c in closes:
+        if c.action == "close":
+            longs, shorts = out.get(c.symbol, (False, False))
+            out[c.symbol] = (longs or c.side == "long", shorts or c.side == "short")
+    return out
 
 
 def exit_event(pos: Position, fill: Fill) -> ExitEvent:
@@ -108,6 +124,7 @@ class Activity:
     funding: int = 0
     tripped: datetime | None = None
     sync: SyncReport | None = None
+    news_closes: list[NewsClose] = field(default_factory=list)  # a cycle's news-panic decisions
 
     def add(self, applied: Applied) -> None:
         self.exits += applied.exits
@@ -122,6 +139,7 @@ class Activity:
         self.positions.update(other.positions)
         self.funding += other.funding
         self.tripped = other.tripped or self.tripped
+        self.news_closes += other.news_closes
 
     @property
     def exit_events(self) -> list[ExitEvent]:
@@ -239,20 +257,53 @@ class ExecutionEngine:
                 status = "wait" if sig.decision == "WAIT" else "recorded"
                 tx.put_signal(sig, cycle_id, status, overwrite=False)
         # News panic first: it frees the slot and the margin before any entry.
-        if flags and not stale_book:
-            for pos in self.store.open_positions():
-                close_longs, close_shorts = flags.get(pos.symbol, (False, False))
-                if should_close_for_news(pos, close_longs, close_shorts):
-                    snap = snapshots.get(pos.symbol)
-                    price = self._quote(snap, pos.side, closing=True) or pos.last_price
-                    if price is not None:
-                        act.merge(await self._close(pos, "news_panic", price, as_of))
+        if flags:
+            act.news_closes = self._news_plan(news or {}, as_of, cycle_id, keep=not stale_book)
+        for d in act.news_closes if not stale_book else ():
+            pos = self.store.position(d.position_id)
+            if d.action != "close" or pos is None or not pos.is_open:
+                continue  # capped, or closed already (by the first run of a redone cycle)
+            snap = snapshots.get(pos.symbol)
+            price = self._quote(snap, pos.side, closing=True) or pos.last_price
+            if price is not None:
+                act.merge(await self._close(pos, "news_panic", price, as_of))
         for sig in signals:
             if sig.decision == "WAIT" or sig.side is None:
                 continue
             act.intents.append(await self._enter(sig, as_of, cycle_id, snapshots, stale_book, act))
         self._advance_book_time(as_of)
         return act
+
+    def _news_plan(
+        self, news: Mapping[str, NewsAssessment], as_of: datetime, cycle_id: str, keep: bool
+    ) -> list[NewsClose]:
+        """The cycle's news-panic decisions, made once: a cycle redone after a crash reuses
+        them, so it neither closes twice nor spends the per-cycle cap a second time."""
+        raw = self.store.get("news_plan")
+        if raw:
+            try:
+                doc = json.loads(raw)
+                if doc["cycle_id"] == cycle_id and doc["as_of"] == iso(as_of):
+                    return [NewsClose.model_validate(c) for c in doc["closes"]]
+            except (ValueError, KeyError, TypeError):  # unreadable: decide again
+                log.warning("stored news-panic plan unreadable: deciding again")
+        plan = plan_news_closes(self.store.open_positions(), news, self.settings.news)
+        for d in plan:
+            why = d.reasons[0].message if d.reasons else ""
+            if d.action == "close":
+                log.info("news panic: close %s %s %s: %s", d.position_id, d.side, d.symbol, why)
+            else:
+                log.warning("news panic: %s %s %s kept open (%s): %s", d.position_id, d.side,
+                            d.symbol, d.reasons[0].code if d.reasons else "", why)
+        if keep:
+            doc = {
+                "cycle_id": cycle_id,
+                "as_of": iso(as_of),
+                "closes": [d.model_dump(mode="json") for d in plan],
+            }
+            with self.store.tx() as tx:
+                tx.set("news_plan", json.dumps(doc))
+        return plan
 
     @staticmethod
     def _quote(snap: MarketSnapshot | None, side: str, closing: bool) -> Decimal | None:

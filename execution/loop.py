@@ -141,10 +141,6 @@ class TradingLoop:
 
     # -- one cycle, checkpointed ------------------------------------------------------------
 
-    def _symbols(self) -> list[str]:
-        held = [p.symbol for p in self.engine.store.open_positions()]
-        return list(dict.fromkeys([*self.symbols, *held]))
-
     async def _cycle(self, graph: Any, saver: Any, as_of: datetime, *, live: bool) -> Activity:
         cycle_id = cycle_id_for(as_of)
         config = {"configurable": {"thread_id": cycle_id}}
@@ -164,7 +160,7 @@ class TradingLoop:
                      list(existing.next))
         try:
             _, _, act = await trading_hour(
-                self.services, self.engine, as_of=as_of, symbols=self._symbols(),
+                self.services, self.engine, as_of=as_of, symbols=self.symbols,
                 wall=self.wall, graph=graph, config=config, resume=resume,
             )
         except Exception:
@@ -175,7 +171,7 @@ class TradingLoop:
             log.exception("cycle %s could not resume: running it again", cycle_id)
             await saver.adelete_thread(cycle_id)
             _, _, act = await trading_hour(
-                self.services, self.engine, as_of=as_of, symbols=self._symbols(),
+                self.services, self.engine, as_of=as_of, symbols=self.symbols,
                 wall=self.wall, graph=graph, config=config, resume=False,
             )
         self.last_cycle_as_of = as_of

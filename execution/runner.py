@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from execution.engine import Activity, ExecutionEngine, news_flags
+from execution.engine import Activity, ExecutionEngine, close_flags
 from graph.services import Services
 from graph.state import CycleState
 from sextant.cli.cycle import cycle_id_for, run_cycle
@@ -58,8 +58,16 @@ async def trading_hour(
         tx.cycle_started(cycle_id, as_of, services.settings.mode, wall.now())
     log.info("cycle %s start", cycle_id)
     services.execution = engine
+    # Every open position's symbol is analysed (news, news-panic exit), eligible or not.
+    held = sorted({p.symbol for p in engine.store.open_positions()})
     state, total = await run_cycle(
-        services, as_of=as_of, symbols=symbols, graph=graph, config=config, resume=resume
+        services,
+        as_of=as_of,
+        symbols=symbols,
+        graph=graph,
+        config=config,
+        resume=resume,
+        held=held,
     )
     cyc = Activity()
     cyc.intents = list(state.get("executions", []) or [])
@@ -68,7 +76,9 @@ async def trading_hour(
     cyc.orders = list(state.get("orders", []) or [])
     cyc.exits = [(e.position, e.fill) for e in state.get("exits", []) or []]
     act.merge(cyc)
-    flags = news_flags(state.get("news"))
+    # The monitor keeps closing what the cycle decided to close (e.g. if the exchange was down),
+    # never what the per-cycle cap kept open.
+    flags = close_flags(state.get("news_closes") or [])
     with engine.store.tx() as tx:
         for sig in state.get("signals", []):
             status = "wait" if sig.decision == "WAIT" else "recorded"

@@ -8,18 +8,22 @@ from graph.state import CycleState, NewsTask
 
 
 def route_to_news(state: CycleState) -> list[Send] | Literal["math_engine"]:
-    """One News Analyst branch per eligible symbol; straight to the maths when none is eligible."""
+    """One News Analyst branch per eligible symbol and per held one (an open position's news
+    close matters most when its market turned ineligible); straight to the maths if none."""
     universe = state.get("universe", {})
     snaps = state.get("snapshots", {})
     sends = [
         Send(
             "news_analyst",
             NewsTask(
-                symbol=s, as_of=state["as_of"], snapshot=snaps[s], cycle_id=state.get("cycle_id")
+                symbol=s,
+                as_of=state["as_of"],
+                snapshot=snaps.get(s),
+                cycle_id=state.get("cycle_id"),
             ),  # type: ignore[typeddict-item]
         )
         for s, u in sorted(universe.items())
-        if u.eligible and s in snaps
+        if (u.eligible and s in snaps) or u.held
     ]
     return sends or "math_engine"
 

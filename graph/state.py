@@ -9,6 +9,7 @@ from sextant.models import (
     ExecutionIntent,
     MarketSnapshot,
     NewsAssessment,
+    NewsClose,
     PortfolioState,
     Signal,
     SymbolError,
@@ -46,6 +47,9 @@ class InputState(TypedDict, total=False):
     as_of: datetime | str | None
     symbols: list[str] | None
     cycle_id: str
+    # Symbols with an open position (the caller's book): collected, their news read and their
+    # news-panic exits taken every cycle, eligible or not; never entered while ineligible.
+    held: list[str] | None
 
 
 class CycleState(InputState, total=False):
@@ -63,6 +67,7 @@ class CycleState(InputState, total=False):
     positions: list[Position]  # opened, changed or closed by this cycle's execution
     orders: list[OrderRecord]  # orders this cycle's execution created or changed
     exits: list[ExitEvent]  # exit fills of this cycle (news panic), for the broadcaster
+    news_closes: list[NewsClose]  # news-panic closes decided, made or capped (with reasons)
     posts: list[str]
     errors: Annotated[list[SymbolError], operator.add]
     timings_ms: Annotated[dict[str, float], merge]
@@ -71,9 +76,9 @@ class CycleState(InputState, total=False):
 
 
 class NewsTask(TypedDict):
-    """Payload of one News Analyst branch (sent with Send, one per eligible symbol)."""
+    """Payload of one News Analyst branch (sent with Send, one per eligible or held symbol)."""
 
     symbol: str
     as_of: datetime
-    snapshot: MarketSnapshot
+    snapshot: MarketSnapshot | None  # None: a held symbol whose market data failed
     cycle_id: str | None

@@ -227,6 +227,9 @@ class UniverseEntry(Frozen):
     reasons: list[Reason] = Field(default_factory=list)
     quote_volume_24h: float | None = None
     spread_pct: float | None = None
+    # An open position on this symbol: its news is read and its exits run even while it is
+    # ineligible (no new entry then).
+    held: bool = False
 
 
 class SymbolError(Frozen):
@@ -284,6 +287,18 @@ class NewsAssessment(Frozen):
         if isinstance(value, list):
             return [{"title": v} if isinstance(v, str) else v for v in value]
         return value
+
+
+class NewsClose(Frozen):
+    """A news-panic exit of one open position that a cycle took or skipped, and why
+    (`sextant.news.panic`: capped unless the market confirms the news)."""
+
+    position_id: str
+    symbol: str
+    side: Side
+    action: Literal["close", "skip"]
+    confirmed: bool  # the market confirms: the coin is in the PANIC regime
+    reasons: list[Reason] = Field(default_factory=list)
 
 
 class Signal(Frozen):
@@ -383,6 +398,7 @@ __all__ = [
     "MathAnalysis",
     "Money",
     "NewsAssessment",
+    "NewsClose",
     "NewsEvent",
     "NewsRegime",
     "OpenInterestHistory",

@@ -23,11 +23,13 @@ async def run_cycle(
     graph: Any = None,
     config: dict[str, Any] | None = None,
     resume: bool = False,
+    held: list[str] | None = None,
 ) -> tuple[CycleState, float]:
     """Invoke the graph once; returns the final state and its wall time in ms.
 
     `resume=True` continues the checkpointed thread of `config` from its last finished node
     (the graph must be compiled with a checkpointer) instead of starting a new run.
+    `held`: symbols with an open position, analysed whatever the watchlist and eligibility say.
     """
     start = time.perf_counter()
     watch = symbols or list(services.settings.watchlist)
@@ -36,7 +38,12 @@ async def run_cycle(
     compiled = graph or build_graph().compile()
     inputs = None
     if not resume:
-        inputs = {"as_of": as_of, "symbols": symbols, "cycle_id": cycle_id_for(as_of)}
+        inputs = {
+            "as_of": as_of,
+            "symbols": symbols,
+            "cycle_id": cycle_id_for(as_of),
+            "held": held or [],
+        }
     state: CycleState = await compiled.ainvoke(
         inputs,
         config=config,

@@ -77,6 +77,8 @@ def cycle_document(state: CycleState, settings: Settings, total_ms: float) -> di
         # (`sextant run --once` widens both to everything the run did, monitor included).
         "positions": [position_doc(p) for p in state.get("positions", []) or []],
         "orders": [order_doc(o) for o in state.get("orders", []) or []],
+        # News-panic exits the cycle decided: made, or kept open by the per-cycle cap.
+        "news_closes": [c.model_dump(mode="json") for c in state.get("news_closes", []) or []],
         "errors": [e.model_dump(mode="json") for e in state.get("errors", [])],
         "timings_ms": timings,
         "llm": llm_block(state.get("llm_usage")),
@@ -120,7 +122,17 @@ def table(doc: dict[str, Any]) -> str:
     skipped = [u for u in doc["universe"] if not u["eligible"]]
     if skipped:
         lines += ["", "Not eligible:"]
-        lines += [f"  {u['symbol']:<15} {_main_reason(u['reasons'])}" for u in skipped]
+        lines += [
+            f"  {u['symbol']:<15} {_main_reason(u['reasons'])}"
+            + ("  [held: news read, exits run, no new entry]" if u.get("held") else "")
+            for u in skipped
+        ]
+    if doc.get("news_closes"):
+        lines += ["", "News-panic exits:"]
+        lines += [
+            f"  {c['symbol']:<15} {c['side']:<5} {c['action']:<5} {_main_reason(c['reasons'])}"
+            for c in doc["news_closes"]
+        ]
     if doc["errors"]:
         lines += ["", "Errors:"]
         lines += [f"  {e['symbol']} [{e['stage']}] {e['error']}" for e in doc["errors"]]

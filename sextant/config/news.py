@@ -50,6 +50,21 @@ class NewsSettings(Section):
     max_events: int = Field(
         30, ge=1, le=200, description="Events kept per symbol (newest first); the rest dropped."
     )
+    # One model answer must not flatten the book: see sextant/news/panic.py and the README.
+    max_panic_closes_per_cycle: int = Field(
+        1,
+        ge=0,
+        le=100,
+        description="News-panic closes a cycle makes on the news alone (the market not "
+        "confirming); further flagged positions are kept, with news_panic_capped, their stops "
+        "in place. 0: news alone never closes a position.",
+    )
+    confirmed_closes_uncapped: bool = Field(
+        True,
+        description="A close the market confirms (the coin in the PANIC regime: critical news "
+        "and its own volatility >= panic_volatility_ratio x normal) is not counted against "
+        "max_panic_closes_per_cycle; false: the cap holds for every news-panic close.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "NewsSettings":

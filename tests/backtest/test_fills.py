@@ -290,3 +290,45 @@ def test_a_news_panic_closes_at_the_next_open_as_the_live_cycle_does(result) -> 
     assert fill.quantity == entry.quantity and pos.exit_reason == "news_panic"
     # everything before T is as it was
     assert [f for f in again.fills if f.time < at] == [f for f in result.fills if f.time < at]
+
+
+class _HostileAt:
+    """One hostile answer: critical news for every coin at `as_of`, the market calm (NORMAL)."""
+
+    name = "tape"
+    description = "critical news on every coin at one hour (test)"
+
+    def __init__(self, as_of: datetime) -> None:
+        self.as_of = as_of
+
+    def has_answer(self, symbol: str, as_of: datetime) -> bool:
+        return as_of == self.as_of
+
+    def answer(self, symbol: str, as_of: datetime, volatility_ratio: float | None):  # type: ignore[no-untyped-def]
+        from sextant.models import NewsAssessment
+
+        if as_of != self.as_of:
+            return None
+        return NewsAssessment(symbol=symbol, available=True, score=-1.0, regime="NORMAL",
+                              close_longs=True, close_shorts=True, source="tape")
+
+
+def test_one_hostile_answer_closes_at_most_the_cap_as_the_live_cycle_does(result) -> None:
+    """The per-cycle cap on news-panic closes the market does not confirm
+    (news.max_panic_closes_per_cycle, sextant.news.panic) holds in the backtest too."""
+    entries = {f.position_id: f.time for f in result.fills if f.kind == "entry"}
+    closed = {p.position.position_id: p.position.closed_at for p in result.positions}
+
+    def open_at(t: datetime) -> int:
+        return sum(1 for p, e in entries.items() if e < t and (closed.get(p) or END) > t)
+
+    at = next(e + HOUR for e in sorted(entries.values()) if open_at(e + HOUR) >= 2)
+    many = open_at(at)
+    settings = load_settings()
+    capped = Backtest(settings, BacktestRequest(START, END, SYMBOLS), news=_HostileAt(at)).run()
+    panics = [f for f in capped.fills if f.reason == "news_panic"]
+    assert len(panics) == settings.news.max_panic_closes_per_cycle == 1
+    assert panics[0].time == at
+    wide = load_settings(news={"max_panic_closes_per_cycle": many})
+    free = Backtest(wide, BacktestRequest(START, END, SYMBOLS), news=_HostileAt(at)).run()
+    assert len([f for f in free.fills if f.reason == "news_panic" and f.time == at]) == many
