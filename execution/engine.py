@@ -257,9 +257,9 @@ class ExecutionEngine:
                 status = "wait" if sig.decision == "WAIT" else "recorded"
                 tx.put_signal(sig, cycle_id, status, overwrite=False)
         # News panic first: it frees the slot and the margin before any entry.
-        if flags:
-            act.news_closes = self._news_plan(news or {}, as_of, cycle_id, keep=not stale_book)
-        for d in act.news_closes if not stale_book else ():
+        if flags and not stale_book:  # a past hour only records: it closes nothing
+            act.news_closes = self._news_plan(news or {}, as_of, cycle_id)
+        for d in act.news_closes:
             pos = self.store.position(d.position_id)
             if d.action != "close" or pos is None or not pos.is_open:
                 continue  # capped, or closed already (by the first run of a redone cycle)
@@ -275,7 +275,7 @@ class ExecutionEngine:
         return act
 
     def _news_plan(
-        self, news: Mapping[str, NewsAssessment], as_of: datetime, cycle_id: str, keep: bool
+        self, news: Mapping[str, NewsAssessment], as_of: datetime, cycle_id: str
     ) -> list[NewsClose]:
         """The cycle's news-panic decisions, made once: a cycle redone after a crash reuses
         them, so it neither closes twice nor spends the per-cycle cap a second time."""
@@ -295,14 +295,13 @@ class ExecutionEngine:
             else:
                 log.warning("news panic: %s %s %s kept open (%s): %s", d.position_id, d.side,
                             d.symbol, d.reasons[0].code if d.reasons else "", why)
-        if keep:
-            doc = {
-                "cycle_id": cycle_id,
-                "as_of": iso(as_of),
-                "closes": [d.model_dump(mode="json") for d in plan],
-            }
-            with self.store.tx() as tx:
-                tx.set("news_plan", json.dumps(doc))
+        doc = {
+            "cycle_id": cycle_id,
+            "as_of": iso(as_of),
+            "closes": [d.model_dump(mode="json") for d in plan],
+        }
+        with self.store.tx() as tx:
+            tx.set("news_plan", json.dumps(doc))
         return plan
 
     @staticmethod

@@ -28,6 +28,9 @@ def summary(state: CycleState, act: Activity) -> dict[str, Any]:
         "short": decisions.get("SHORT", 0),
         "entries": [e.signal_id for e in act.intents if e.status == "filled"],
         "exits": [f"{f.position_id}:{f.reason}" for f in act.fills],
+        # news-panic closes the per-cycle cap kept open (news_panic_capped)
+        "news_kept": [c.position_id for c in state.get("news_closes", []) or []
+                      if c.action == "skip"],
         "errors": len(state.get("errors", [])),
     }
 
@@ -75,6 +78,7 @@ async def trading_hour(
         cyc.positions[p.position_id] = p
     cyc.orders = list(state.get("orders", []) or [])
     cyc.exits = [(e.position, e.fill) for e in state.get("exits", []) or []]
+    cyc.news_closes = list(state.get("news_closes", []) or [])
     act.merge(cyc)
     # The monitor keeps closing what the cycle decided to close (e.g. if the exchange was down),
     # never what the per-cycle cap kept open.
@@ -83,9 +87,10 @@ async def trading_hour(
         for sig in state.get("signals", []):
             status = "wait" if sig.decision == "WAIT" else "recorded"
             tx.put_signal(sig, cycle_id, status, overwrite=False)
-        tx.set("news_flags", ",".join(
-            f"{s}:{int(a)}{int(b)}" for s, (a, b) in sorted(flags.items())
-        ))
+        if book is None or as_of >= book:  # a past hour (--as-of) does not steer the book
+            tx.set("news_flags", ",".join(
+                f"{s}:{int(a)}{int(b)}" for s, (a, b) in sorted(flags.items())
+            ))
         tx.cycle_finished(cycle_id, "completed", wall.now(), summary(state, act))
     log.info("cycle %s done: %s", cycle_id, summary(state, act))
     return state, total, act

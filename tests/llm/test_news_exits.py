@@ -45,24 +45,34 @@ def long_signal(snap: MarketSnapshot, as_of: Any) -> Any:
                   tp1=q(px * Decimal("1.075")), tp2=q(px * Decimal("1.125")), qty=str(qty))
 
 
-def hour(clock: FixedClock, held: list[str], watch: list[str]) -> tuple[dict, Any, Any, Any]:
-    """Longs on `held` opened at AS_OF - 1h, then the trading hour at AS_OF on `watch`."""
+async def open_longs(engine: Any, services: Any, held: list[str]) -> None:
+    got = await services.market.collect(held, AS_OF - H)
+    sigs = [long_signal(got.snapshots[s], AS_OF - H) for s in held]
+    opened = await engine.execute(sigs, as_of=AS_OF - H, cycle_id="c-open",
+                                  snapshots=got.snapshots)
+    assert [i.status for i in opened.intents] == ["filled"] * len(held)
+
+
+def hour(
+    clock: FixedClock, held: list[str], watch: list[str], past: bool = False
+) -> tuple[dict, Any, Any, Any]:
+    """Longs on `held` opened at AS_OF - 1h, then the trading hour at AS_OF on `watch`, then
+    the monitor's next tick (or, with `past`, a `run --once --as-of` two hours back)."""
     settings, services = make_services(clock)
 
-    async def go() -> tuple[dict, Any, Any]:
+    async def go() -> tuple[dict, Any, Any, Any]:
         engine = build_engine(settings)
         await engine.start()
         try:
-            got = await services.market.collect(held, AS_OF - H)
-            sigs = [long_signal(got.snapshots[s], AS_OF - H) for s in held]
-            opened = await engine.execute(sigs, as_of=AS_OF - H, cycle_id="c-open",
-                                          snapshots=got.snapshots)
-            assert [i.status for i in opened.intents] == ["filled"] * len(held)
+            await open_longs(engine, services, held)
             state, _, act = await trading_hour(services, engine, as_of=AS_OF, symbols=watch,
                                                wall=clock)
-            # the monitor between cycles applies what the cycle left for it
-            ticked = await engine.tick(AS_OF + H / 2, engine_flags(engine))
-            return state, act, ticked, engine
+            if past:
+                _, _, after = await trading_hour(services, engine, as_of=AS_OF - 2 * H,
+                                                 symbols=watch, wall=clock)
+            else:  # the monitor between cycles applies what the cycle left for it
+                after = await engine.tick(AS_OF + H / 2, engine_flags(engine))
+            return state, act, after, engine
         finally:
             await engine.aclose()
             await services.aclose()
@@ -115,6 +125,7 @@ def test_one_hostile_answer_for_every_coin_closes_at_most_the_cap(
     closes = state["news_closes"]
     assert sorted(c.action for c in closes) == ["close", "skip", "skip"]
     assert not any(c.confirmed for c in closes)  # no PANIC volatility on this calm hour
+    assert act.news_closes == closes
     closed = [f.symbol for f in act.fills if f.reason == "news_panic"]
     assert closed == [c.symbol for c in closes if c.action == "close"]
     kept = {c.symbol for c in closes if c.action == "skip"}
@@ -132,6 +143,17 @@ def test_one_hostile_answer_for_every_coin_closes_at_most_the_cap(
     json.dumps(doc, default=str)
     logged = [r for r in caplog.records if "kept open (news_panic_capped)" in r.getMessage()]
     assert {r.levelno for r in logged} == {logging.WARNING} and len(logged) == 2
+
+
+def test_a_past_hour_run_closes_nothing_and_leaves_the_monitors_flags_alone(
+    llm_env: FakeOpenAI, script: Script, clock: FixedClock
+) -> None:
+    script.default_news = HACK
+    _, act, past, (_, engine) = hour(clock, held=[BTC, ETH], watch=[BTC, ETH], past=True)
+    [closed] = [f.symbol for f in act.fills]
+    assert past.fills == [] and past.news_closes == []  # `--as-of` before the book: records
+    assert engine_flags(engine) == {closed: (True, False)}
+    assert len(engine.store.open_positions()) == 1
 
 
 def test_a_genuine_event_on_one_coin_still_closes_it(
