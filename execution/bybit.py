@@ -68,6 +68,7 @@ DEFINITIVE = (
     ccxt.NotSupported,
 )
 DONE = ("filled", "partially_filled")
+PROTECTIVE = ("stop", "tp1", "tp2")
 
 
 def _ms(ts: Any) -> datetime:
@@ -175,6 +176,7 @@ class BybitBroker:
             "exchange_order_id": row.get("orderId", order.exchange_order_id),
             "filled_quantity": _d(row.get("cumExecQty")),
             "fee": _d(row.get("cumExecFee")),
+            "missed_lookups": 0,
         }
         avg = row.get("avgPrice")
         if avg not in (None, "", "0"):
@@ -196,6 +198,7 @@ class BybitBroker:
             full["reduceOnly"] = True
         delay = self.s.order_retry_backoff_s
         row: dict[str, Any] | None = None
+        exists = False  # Bybit refused the orderLinkId as a duplicate: it holds the order
         for attempt in range(self.s.order_retries + 1):
             try:
                 await self.exchange.create_order(
@@ -216,9 +219,10 @@ class BybitBroker:
             except ccxt.ExchangeError as exc:
                 if "110072" in str(exc):  # duplicate orderLinkId: the first one arrived
                     row = await self.query(cid)
-                    if row is None:
-                        log.warning("order %s: a duplicate for Bybit, not visible yet: pending "
-                                    "(the next sync asks again)", cid)
+                    exists = row is None
+                    if exists:
+                        log.warning("order %s: a duplicate for Bybit, not visible yet (the next "
+                                    "sync asks again)", cid)
                     break
                 if not isinstance(exc, DEFINITIVE):
                     # an ambiguous answer: the order may exist; ask, never mark it rejected
@@ -233,9 +237,52 @@ class BybitBroker:
         if order.order_type == "market":
             row = await self._await_final(cid, row)
         settled = self._settled(order, row)
+        if exists and order.order_type != "market":
+            # a stop or target Bybit holds but does not show yet: resting, as far as anyone can
+            # know; every pass looks at it (and books its fill from the executions if it fills)
+            settled = settled.model_copy(update={"status": "open"})
         with self.store.tx() as tx:
             tx.put_order(settled)
         return settled
+
+    @staticmethod
+    def _params(order: OrderRecord) -> dict[str, Any]:
+        """ccxt's parameters of one of our orders besides side, amount and client id."""
+        if order.kind == "stop":
+            return {"stopLossPrice": float(order.trigger_price or 0), "closeOnTrigger": True}
+        if order.kind in ("tp1", "tp2"):
+            return {"takeProfitPrice": float(order.trigger_price or 0)}
+        return {}
+
+    async def _confirm(self, order: OrderRecord) -> OrderRecord:
+        """A pending order (sent, its outcome unknown): asked for by its orderLinkId and, when
+        Bybit's views do not show it, sent again under the same orderLinkId. Bybit refuses a
+        duplicate (110072: it holds the first one), so this creates it only if the first never
+        arrived: never a second order beside it, and no pass without the order either."""
+        row = await self.query(order.client_order_id)
+        if row is None:
+            return await self._submit(order, self._params(order))
+        if order.order_type == "market":
+            row = await self._await_final(order.client_order_id, row)
+        settled = self._settled(order, row)
+        with self.store.tx() as tx:
+            tx.put_order(settled)
+        return settled
+
+    def _exit_reason(self, pos: Position, order: OrderRecord) -> ExitReason:
+        """An exit fill is named by the order that filled: a stop by its own level (the initial
+        stop; a moved one: breakeven; after TP1 every stop trails, as in the lifecycle), a
+        target by its kind, a market exit by what it was sent for."""
+        if order.kind == "stop":
+            if pos.tp1_done:
+                return "trailing_stop"
+            initial = self._price(pos.symbol, pos.initial_stop)
+            if order.trigger_price is not None and order.trigger_price != initial:
+                return "breakeven_stop"
+            return "stop_loss"
+        if order.kind in ("tp1", "tp2"):
+            return order.kind  # type: ignore[return-value]
+        return order.reason if order.reason in EXIT_REASONS else "manual"  # type: ignore[return-value]
 
     async def _await_final(self, cid: str, row: dict[str, Any] | None) -> dict[str, Any] | None:
         """A market order Bybit accepted but has not settled yet (New, PartiallyFilled): look
@@ -397,12 +444,8 @@ class BybitBroker:
         prior = [o for o in self.store.orders(pos.position_id) if o.kind == kind]
         if kind == "stop":
             cid = ids.stop_id(pos.position_id, len(prior))
-            param = "stopLossPrice"
-            extra: dict[str, Any] = {"closeOnTrigger": True}
         else:
             cid = ids.target_id(pos.position_id, 1 if kind == "tp1" else 2, len(prior))
-            param = "takeProfitPrice"
-            extra = {}
         order = OrderRecord(
             client_order_id=cid, position_id=pos.position_id, symbol=pos.symbol,
             side="sell" if pos.side == "long" else "buy", kind=kind,  # type: ignore[arg-type]
@@ -412,7 +455,7 @@ class BybitBroker:
             trigger_price=self._price(pos.symbol, trigger), reduce_only=True,
             mode=self.settings.mode, created_at=time, updated_at=time,
         )
-        placed = await self._submit(order, {param: float(order.trigger_price or 0), **extra})
+        placed = await self._submit(order, self._params(order))
         if placed.status == "rejected":
             log.error("%s: Bybit refused the %s at %s: %s", pos.position_id, kind,
                       order.trigger_price, placed.error)
@@ -423,12 +466,20 @@ class BybitBroker:
     ) -> list[OrderRecord]:
         """Place whatever of stop / TP1 / TP2 is not resting yet for the open position.
 
-        A refusal is logged at error level and, in a sync, reported in its notes; the next
-        pass tries again."""
+        A stop or target sent whose answer never came (pending) is asked for again and, not
+        shown, re-sent under its own orderLinkId (`_confirm`): never placed anew beside one
+        Bybit may hold. Two resting of one kind are never kept (`_one_of_each`). A refusal is
+        logged at error level and, in a sync, reported in its notes; the next pass tries again."""
         if not pos.is_open:
             return []
-        active = {o.kind for o in self.store.orders(pos.position_id, active=True)}
         placed: list[OrderRecord] = []
+        for o in self.store.orders(pos.position_id, active=True):
+            if o.kind in PROTECTIVE and o.status == "pending":
+                confirmed = await self._confirm(o)
+                if confirmed.status == "open":  # resting by this pass
+                    placed.append(confirmed)
+        await self._one_of_each(pos, time)
+        active = {o.kind for o in self.store.orders(pos.position_id, active=True)}
         if "stop" not in active:
             order = await self._place(pos, "stop", pos.stop_loss, pos.quantity, time)
             placed.append(order)
@@ -457,6 +508,36 @@ class BybitBroker:
                 self._refused(report, pos, placed[-1])
         return placed
 
+    async def _one_of_each(self, pos: Position, time: datetime) -> None:
+        """Never two resting stops (or TP1s, TP2s) for one position: the one at the book's
+        level (else the newest) stays, the others are cancelled on Bybit. Left by a cancel that
+        failed during a stop move, or an order taken back from Bybit's list; an outage leaves
+        the rest to the next pass."""
+        levels = {"stop": pos.stop_loss, "tp1": pos.take_profit_1, "tp2": pos.take_profit_2}
+        for kind, level in levels.items():
+            mine = [
+                o for o in self.store.orders(pos.position_id, active=True)
+                if o.kind == kind and o.status == "open"
+            ]
+            if len(mine) < 2:
+                continue
+            want = self._price(pos.symbol, level)
+            keep = max(mine, key=lambda o: (
+                o.trigger_price == want, o.created_at, ids.revision(o.client_order_id)))
+            for o in mine:
+                if o.client_order_id == keep.client_order_id:
+                    continue
+                try:
+                    done = await self._cancel(o, time)
+                except BrokerUnavailable as exc:
+                    log.warning("%s: cancelling the extra %s %s failed (%s): the next pass "
+                                "retries", pos.position_id, kind, o.client_order_id, exc)
+                    return
+                with self.store.tx() as tx:
+                    tx.put_order(done)
+                log.warning("%s: two %s orders rested; kept %s, cancelled %s", pos.position_id,
+                            kind, keep.client_order_id, o.client_order_id)
+
     @staticmethod
     def _refused(report: SyncReport | None, pos: Position, order: OrderRecord) -> None:
         if report is not None:
@@ -483,10 +564,25 @@ class BybitBroker:
         unsettled = [
             o for o in self.store.orders(pos.position_id, active=True) if o.kind == "exit"
         ]
-        if unsettled:  # an earlier exit Bybit has not settled: never a second one beside it
-            log.warning("%s: exit %s not settled yet: the next sync books it", pos.position_id,
-                        unsettled[0].client_order_id)
-            return pos, None, unsettled[0]
+        if unsettled:  # an earlier exit not confirmed: asked again, never a second one beside it
+            prior = await self._confirm(unsettled[0])
+            if (
+                prior.status in DONE
+                and prior.filled_quantity > 0
+                and prior.average_price is not None
+            ):
+                new, fill = apply_exit(
+                    pos, reason=self._exit_reason(pos, prior),
+                    quantity=min(prior.filled_quantity, pos.quantity),
+                    price=prior.average_price, fee=prior.fee,
+                    time=max(pos.opened_at, prior.updated_at), order_id=prior.client_order_id,
+                )
+                return new, fill, prior
+            if prior.is_active:
+                log.warning("%s: exit %s not settled yet: the next sync books it",
+                            pos.position_id, prior.client_order_id)
+                return pos, None, prior
+            # it ended unfilled on Bybit: a new exit below
         attempt = sum(
             1 for o in self.store.orders(pos.position_id) if o.kind == "exit" and o.reason == reason
         )
@@ -601,26 +697,54 @@ class BybitBroker:
         """New stop first, then cancel the old one: never a moment without a stop. When the
         price is already through the new level, close at market with the stop's reason.
 
+        A stop of ours whose answer never came (pending) is confirmed first (`_confirm`): one
+        at the new level is the new stop (placed by an earlier try whose answer was lost), and
+        none is placed beside one whose outcome is still unknown. An old stop whose cancel
+        fails stays for the next pass to cancel (`_one_of_each`): the new one rests, the move
+        stands.
+
         Returns (orders, the market exit's booking if one filled, refused): refused when the new
         stop is not confirmed resting, so the old one stays (in the book too)."""
-        olds = [o for o in self.store.orders(pos.position_id, active=True) if o.kind == "stop"]
-        new = await self._place(pos, "stop", pos.stop_loss, pos.quantity, time)
-        out = [new]
-        if new.status == "rejected" and any(c in new.error for c in CROSSED):
-            log.info("%s: price already through the new stop: closing", pos.position_id)
-            after, fill, order = await self._market_exit(pos, stop_reason(pos), time)
-            out.append(order)
-            if fill is None:  # the exit is not confirmed: the old stop still stands
-                return out, None, True
-            return out, (after, fill, order), False
-        if new.status != "open":
-            log.error("%s: the stop move to %s is not resting on Bybit (%s %s): the old stop "
-                      "stays; tried again next pass", pos.position_id, pos.stop_loss,
-                      new.status, new.error)
-            return out, None, True
-        for o in olds:
-            out.append(await self._cancel(o, time))
-        return out, None, False
+        latest: dict[str, OrderRecord] = {}
+        for o in self.store.orders(pos.position_id, active=True):
+            if o.kind == "stop":
+                latest[o.client_order_id] = await self._confirm(o) if o.status == "pending" else o
+        if any(o.status == "pending" or o.status in DONE for o in latest.values()):
+            # still unknown, or a stop of ours filled (the sync books it): nothing beside it
+            log.warning("%s: a stop of ours is unconfirmed or filled: the move waits for the "
+                        "next pass", pos.position_id)
+            return list(latest.values()), None, True
+        resting = [o for o in latest.values() if o.status == "open"]
+        want = self._price(pos.symbol, pos.stop_loss)
+        ready = [o for o in resting if o.trigger_price == want]
+        if ready:  # an earlier try placed it (its answer was lost): it is the new stop
+            new = max(ready, key=lambda o: (o.created_at, ids.revision(o.client_order_id)))
+        else:
+            new = await self._place(pos, "stop", pos.stop_loss, pos.quantity, time)
+            latest[new.client_order_id] = new
+            if new.status == "rejected" and any(c in new.error for c in CROSSED):
+                log.info("%s: price already through the new stop: closing", pos.position_id)
+                after, fill, order = await self._market_exit(pos, stop_reason(pos), time)
+                out = [*latest.values(), order]
+                if fill is None:  # the exit is not confirmed: the old stop still stands
+                    return out, None, True
+                return out, (after, fill, order), False
+            if new.status != "open":
+                log.error("%s: the stop move to %s is not resting on Bybit (%s %s): the old "
+                          "stop stays; tried again next pass", pos.position_id, pos.stop_loss,
+                          new.status, new.error)
+                return list(latest.values()), None, True
+        for o in resting:
+            if o.client_order_id == new.client_order_id:
+                continue
+            try:
+                latest[o.client_order_id] = await self._cancel(o, time)
+            except BrokerUnavailable as exc:
+                log.warning("%s: the new stop %s rests; cancelling the old %s failed (%s): the "
+                            "next pass cancels it", pos.position_id, new.client_order_id,
+                            o.client_order_id, exc)
+                break
+        return list(latest.values()), None, False
 
     # -- sync: what the exchange did while we were not looking ---------------------------------
 
@@ -640,12 +764,14 @@ class BybitBroker:
                 o = settled
                 if o.kind == "entry" and o.status in DONE and o.filled_quantity > 0:
                     await self._book_pending_entry(o, report)
-            if o.kind in ("stop", "tp1", "tp2") and o.status == "open":
+            if o.kind in PROTECTIVE and o.is_active:
                 owner = self.store.position(o.position_id)
                 if owner is not None and not owner.is_open:
                     done = await self._cancel(o, time)
                     with self.store.tx() as tx:
                         tx.put_order(done)
+        # 2. What rests on Bybit by its own list: ours the book does not hold as resting
+        await self._sweep(report, time)
         rows = await self._retry(
             "positions", lambda: self.exchange.fetch_positions(None, {"settleCoin": "USDT"})
         )
@@ -660,10 +786,20 @@ class BybitBroker:
             if now_ms is None:
                 now_ms = int((await self._server_time()).timestamp() * 1000)
             ex = live.get(pos.symbol)
-            if ex is None:
-                pos = await self._closed_outside(pos, report, time, now_ms)
-                continue
-            size = _d(ex.get("contracts"))
+            size = _d(ex.get("contracts")) if ex is not None else Decimal(0)
+            if size < pos.quantity:
+                # smaller on Bybit than in the book: Bybit's executions say who closed what
+                execs = await self._executions(
+                    pos.symbol, int(pos.opened_at.timestamp() * 1000), now_ms
+                )
+                pos = await self._book_own_fills(pos, execs, report, time)
+                if pos.is_open and ex is None:
+                    pos = await self._closed_outside(pos, execs, report, time)
+                if not pos.is_open or ex is None:
+                    continue
+            elif self.store.get(self._unexplained_key(pos)) not in (None, "0"):
+                with self.store.tx() as tx:  # seen on Bybit again: the wait starts afresh
+                    tx.set(self._unexplained_key(pos), "0")
             if size != pos.quantity:
                 report.notes.append(
                     f"{pos.position_id}: exchange size {size} != book {pos.quantity}"
@@ -679,11 +815,66 @@ class BybitBroker:
         return report
 
     async def _settle(self, o: OrderRecord) -> OrderRecord:
-        """Ask Bybit about an order; a pending one it does not know never reached it."""
+        """Ask Bybit about an order. A pending one it does not show stays pending (its views
+        lag behind the matching engine) for `order_lookup_passes` passes; only then is it
+        taken as never arrived."""
         row = await self.query(o.client_order_id)
         if row is None and o.status == "pending":
-            return o.model_copy(update={"status": "cancelled", "error": NOT_FOUND})
+            missed = o.missed_lookups + 1
+            if missed < self.s.order_lookup_passes:
+                log.info("order %s not shown by Bybit yet (%d of %d looks)", o.client_order_id,
+                         missed, self.s.order_lookup_passes)
+                return o.model_copy(update={"missed_lookups": missed})
+            return o.model_copy(
+                update={"status": "cancelled", "error": NOT_FOUND, "missed_lookups": missed}
+            )
         return self._settled(o, row)
+
+    async def _sweep(self, report: SyncReport, time: datetime) -> None:
+        """Bybit's own list of resting orders: a stop or target of ours the book does not hold
+        as resting (still pending, or taken as cancelled or never arrived while Bybit's views
+        lagged) is taken back when its position is open (`_protect` then keeps one of each
+        kind), else cancelled on Bybit."""
+        rows: list[dict[str, Any]] = []
+        cursor = ""
+        for _ in range(MAX_PAGES):
+            params: dict[str, Any] = {"category": "linear", "settleCoin": "USDT", "limit": 50}
+            if cursor:
+                params["cursor"] = cursor
+            res = await self._retry(
+                "open orders",
+                lambda p=params: self.exchange.private_get_v5_order_realtime(p),  # type: ignore[misc]
+            )
+            result = res.get("result") or {}
+            rows += result.get("list") or []
+            cursor = result.get("nextPageCursor") or ""
+            if not cursor:
+                break
+        for row in rows:
+            link = row.get("orderLinkId") or ""
+            o = self.store.order(link) if link else None
+            if o is None or o.kind not in PROTECTIVE or o.status == "open":
+                continue
+            if _status(row) != "open":
+                continue
+            back = self._update(o, row).model_copy(update={"error": ""})
+            owner = self.store.position(o.position_id)
+            if owner is not None and owner.is_open:
+                with self.store.tx() as tx:
+                    tx.put_order(back)
+                if o.status == "pending":
+                    report.resolved.append(back)
+                else:
+                    report.notes.append(
+                        f"{link} rests on Bybit while the book had it {o.status}: taken back"
+                    )
+                    log.warning("%s rests on Bybit while the book had it %s: taken back", link,
+                                o.status)
+                continue
+            done = await self._cancel(back, time)
+            with self.store.tx() as tx:
+                tx.put_order(done)
+            report.notes.append(f"{link} rested on Bybit for a closed position: cancelled")
 
     async def _book_pending_entry(
         self, order: OrderRecord, report: SyncReport
@@ -737,8 +928,9 @@ class BybitBroker:
     async def _book_resting(self, pos: Position, report: SyncReport, time: datetime) -> Position:
         """Book the stop / targets the exchange filled (in the order they filled)."""
         rows: list[tuple[OrderRecord, dict[str, Any]]] = []
+        booked = {f.order_id for f in self.store.fills(pos.position_id)}
         for o in self.store.orders(pos.position_id, active=True):
-            if o.kind not in ("stop", "tp1", "tp2"):
+            if o.kind not in PROTECTIVE:
                 continue
             row = await self.query(o.client_order_id)
             if row is not None and row.get("orderStatus") in FINAL:
@@ -748,12 +940,15 @@ class BybitBroker:
             settled = self._update(o, row)
             fill = None
             old = pos
-            if settled.filled_quantity > 0 and pos.is_open and settled.average_price:
-                reason: ExitReason = (
-                    stop_reason(pos) if o.kind == "stop" else o.kind  # type: ignore[assignment]
-                )
+            if (
+                settled.filled_quantity > 0
+                and pos.is_open
+                and settled.average_price
+                and o.client_order_id not in booked
+            ):
                 pos, fill = apply_exit(
-                    pos, reason=reason, quantity=min(settled.filled_quantity, pos.quantity),
+                    pos, reason=self._exit_reason(pos, o),
+                    quantity=min(settled.filled_quantity, pos.quantity),
                     price=settled.average_price, fee=settled.fee,
                     time=_ms(row.get("updatedTime") or 0), order_id=o.client_order_id,
                 )
@@ -783,9 +978,9 @@ class BybitBroker:
                 or o.client_order_id in booked
             ):
                 continue
-            reason: ExitReason = o.reason if o.reason in EXIT_REASONS else "manual"  # type: ignore[assignment]
             new, fill = apply_exit(
-                pos, reason=reason, quantity=min(o.filled_quantity, pos.quantity),
+                pos, reason=self._exit_reason(pos, o),
+                quantity=min(o.filled_quantity, pos.quantity),
                 price=o.average_price, fee=o.fee, time=o.updated_at, order_id=o.client_order_id,
             )
             with self.store.tx() as tx:
@@ -830,17 +1025,85 @@ class BybitBroker:
         out.sort(key=lambda r: (int(r.get("execTime") or 0), str(r.get("execId") or "")))
         return out
 
+    async def _book_own_fills(
+        self, pos: Position, execs: list[dict[str, Any]], report: SyncReport, time: datetime
+    ) -> Position:
+        """Fills of our own stops, targets and exits on Bybit the book has not booked, whatever
+        the database says of the order (still pending, taken as cancelled or never arrived
+        while Bybit's views lagged): booked from Bybit's executions at their price, fee and
+        time, with the reason of the order that filled, oldest first."""
+        ours = {
+            o.client_order_id: o for o in self.store.orders(pos.position_id) if o.kind != "entry"
+        }
+        booked = {f.order_id for f in self.store.fills(pos.position_id)}
+        closing = "Sell" if pos.side == "long" else "Buy"
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for r in execs:
+            link = r.get("orderLinkId") or ""
+            if (
+                link in ours and link not in booked and r.get("side") == closing
+                and r.get("execType") != "Funding" and _d(r.get("execQty")) > 0
+            ):
+                groups.setdefault(link, []).append(r)
+        for link, rows in groups.items():  # in the order they first executed
+            if not pos.is_open:
+                break
+            order = ours[link]
+            qty, price, fee, when = self._sum_executions(rows, pos.quantity)
+            when = max(pos.opened_at, when)
+            old = pos
+            pos, fill = apply_exit(
+                pos, reason=self._exit_reason(pos, order), quantity=min(qty, pos.quantity),
+                price=price, fee=fee, time=when, order_id=link,
+            )
+            filled = order.model_copy(update={
+                "status": "filled", "filled_quantity": qty, "average_price": price,
+                "fee": fee, "error": "", "missed_lookups": 0,
+                "updated_at": max(order.created_at, when),
+            })
+            with self.store.tx() as tx:
+                tx.update_position(old, pos)
+                tx.add_fill(link, fill)
+                tx.put_order(filled)
+            report.booked.append((pos, fill))
+            log.warning("%s: %s filled on Bybit while the book had it %s: booked from Bybit's "
+                        "executions at %s, fee %s", pos.position_id, link, order.status, price,
+                        fee)
+        if not pos.is_open:
+            await self._cancel_rest(pos, time)
+        return pos
+
+    @staticmethod
+    def _sum_executions(
+        rows: list[dict[str, Any]], cap: Decimal
+    ) -> tuple[Decimal, Decimal, Decimal, datetime]:
+        """(quantity, average price, fee, time of the last) of some executions; the fee is
+        prorated when they hold more than `cap`, the quantity the book can close."""
+        qty = sum((_d(r.get("execQty")) for r in rows), Decimal(0))
+        notional = sum((_d(r.get("execPrice")) * _d(r.get("execQty")) for r in rows), Decimal(0))
+        price = notional / qty
+        if len(rows) > 1:
+            price = price.quantize(Decimal("0.00000001"))
+        fee = sum((_d(r.get("execFee")) for r in rows), Decimal(0))
+        if qty > cap:
+            fee = (fee * cap / qty).quantize(Decimal("0.00000001"))
+        return qty, price, fee, _ms(max(int(r.get("execTime") or 0) for r in rows))
+
+    @staticmethod
+    def _unexplained_key(pos: Position) -> str:
+        return f"bybit:flat-unexplained:{pos.position_id}"
+
     async def _closed_outside(
-        self, pos: Position, report: SyncReport, time: datetime, now_ms: int
+        self, pos: Position, execs: list[dict[str, Any]], report: SyncReport, time: datetime
     ) -> Position:
         """Flat on the exchange, open in the book, and no order of ours explains it: booked
-        from Bybit's executions that closed it (price, fee, time; a liquidation as such)."""
+        from Bybit's executions that closed it (price, fee, time; a liquidation as such). When
+        Bybit shows none, the last price is the last resort, after `order_lookup_passes`
+        passes (its executions may lag too)."""
         ours = {o.client_order_id for o in self.store.orders(pos.position_id)}
         closing = "Sell" if pos.side == "long" else "Buy"
         rows = [
-            r for r in await self._executions(
-                pos.symbol, int(pos.opened_at.timestamp() * 1000), now_ms
-            )
+            r for r in execs
             if r.get("execType") != "Funding" and r.get("side") == closing
             and r.get("orderLinkId") not in ours and _d(r.get("execQty")) > 0
         ]
@@ -853,19 +1116,22 @@ class BybitBroker:
             qty += _d(r.get("execQty"))
         reason: ExitReason = "manual"
         if picked:
-            notional = sum((_d(r.get("execPrice")) * _d(r.get("execQty")) for r in picked),
-                           Decimal(0))
-            price = notional / qty
-            if len(picked) > 1:
-                price = price.quantize(Decimal("0.00000001"))
-            fee = sum((_d(r.get("execFee")) for r in picked), Decimal(0))
-            if qty > pos.quantity:
-                fee = (fee * pos.quantity / qty).quantize(Decimal("0.00000001"))
-            when = max(pos.opened_at, _ms(max(int(r.get("execTime") or 0) for r in picked)))
+            _, price, fee, last = self._sum_executions(picked, pos.quantity)
+            when = max(pos.opened_at, last)
             if any(r.get("execType") in ("BustTrade", "AdlTrade") for r in picked):
                 reason = "liquidation"
             note = f"booked from Bybit's executions at {price}, fee {fee}"
         else:
+            key = self._unexplained_key(pos)
+            seen = int(self.store.get(key) or 0) + 1
+            if seen < self.s.order_lookup_passes:
+                with self.store.tx() as tx:
+                    tx.set(key, str(seen))
+                report.notes.append(
+                    f"{pos.position_id} is flat on Bybit and no execution shows it yet "
+                    f"({seen} of {self.s.order_lookup_passes} looks): looked at again next pass"
+                )
+                return pos
             price = pos.last_price or pos.entry_price
             fee, when = Decimal(0), time
             note = f"no execution found: booked at its last price {price}, fee unknown"

@@ -50,3 +50,10 @@ def exit_id(position_id: str, reason: ExitReason, attempt: int = 0) -> str:
     """A market exit for `reason`; `attempt` > 0 when an earlier one left something open."""
     code = EXIT_CODES[reason]
     return _check(f"{position_id}-x{code}" if attempt == 0 else f"{position_id}-x{code}{attempt}")
+
+
+def revision(client_order_id: str) -> int:
+    """The revision of a stop or target id (`-sl`/`-t1` 0, `-s3`/`-t1r3` 3): later ones are
+    newer."""
+    m = re.search(r"-(?:s|t[12]r)(\d+)$", client_order_id)
+    return int(m.group(1)) if m else 0

@@ -148,6 +148,8 @@ class OrderRecord(BaseModel):
     mode: str = "dry_run"
     created_at: datetime
     updated_at: datetime
+    # sync passes in a row the exchange did not show this pending order (its views lag)
+    missed_lookups: int = Field(0, ge=0)
 
     @property
     def is_active(self) -> bool:

@@ -64,6 +64,15 @@ class ExecutionSettings(Section):
     order_retry_backoff_s: float = Field(
         0.5, ge=0, le=30, description="First wait before an order retry; doubles each time."
     )
+    order_lookup_passes: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Monitor passes an order Bybit does not show is looked up again (by its "
+        "orderLinkId; Bybit's order views lag behind its matching engine) before it is taken "
+        "as never arrived; also the passes a position flat on Bybit with no execution to show "
+        "for it waits before it is booked at its last price.",
+    )
     adopt_stop_pct: Decimal = Field(
         Decimal("5"),
         gt=0,

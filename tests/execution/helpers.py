@@ -90,13 +90,16 @@ def settings(state_dir: Any, **kw: Any) -> Settings:
     return load_settings(state_dir=state_dir, **kw)
 
 
-def demo_settings(fake: Any, state: Path, monkeypatch: Any, timeout_s: float = 5.0) -> Settings:
-    """Demo mode against a local FakeBybit (tests/fakes/bybit_v5.py), keys from the env."""
+def demo_settings(
+    fake: Any, state: Path, monkeypatch: Any, timeout_s: float = 5.0, **execution: Any
+) -> Settings:
+    """Demo mode against a local FakeBybit (tests/fakes/bybit_v5.py), keys from the env;
+    `execution` overrides execution settings."""
     monkeypatch.setenv("BYBIT_API_KEY", "key")
     monkeypatch.setenv("BYBIT_API_SECRET", "secret")
     return load_settings(
         mode="demo",
         state_dir=state,
         market={"source": "bybit", "base_url": fake.base_url, "request_timeout_s": timeout_s},
-        execution={"order_retry_backoff_s": 0},
+        execution={"order_retry_backoff_s": 0, **execution},
     )

@@ -808,7 +808,11 @@ class FakeBybit:
 
     def hide_order_link_id(self, order_link_id: str, looks: int) -> None:
         """The next `looks` look-ups of this orderLinkId (/v5/order/realtime or /history)
-        answer an empty list, as when Bybit's order views lag behind the matching engine."""
+        answer an empty list, as when Bybit's order views lag behind the matching engine.
+        Meanwhile the order is missing from the list views too (open orders by symbol or
+        settle coin, the history), which do not count as look-ups. The order itself exists:
+        it rests, triggers, fills, and a create with its orderLinkId answers 110072;
+        `looks=0` ends the lag."""
         with self._lock:
             self._hidden_links[order_link_id] = int(looks)
 
@@ -1929,6 +1933,10 @@ class FakeBybit:
                         self._run_deferred(o.order_id)
         return True
 
+    def _listed(self, orders: list[FakeOrder]) -> list[FakeOrder]:
+        """A list view leaves out the orders whose views lag (`hide_order_link_id`)."""
+        return [o for o in orders if self._hidden_links.get(o.order_link_id, 0) <= 0]
+
     def _run_deferred(self, order_id: str) -> None:
         self._deferred.pop(order_id, None)
         order = self.orders.get(order_id)
@@ -1946,7 +1954,7 @@ class FakeBybit:
         if not (params.get("orderId") or params.get("orderLinkId")):
             # by id any recent status is returned; otherwise openOnly decides
             want_closed = _as_int(params.get("openOnly"), 0) != 0
-            orders = [o for o in orders if (not o.is_open) == want_closed]
+            orders = [o for o in self._listed(orders) if (not o.is_open) == want_closed]
         return self._order_rows(orders, params, limit), "OK"
 
     def _r_order_history(self, params: Mapping[str, Any]) -> tuple[Any, str]:
@@ -1955,11 +1963,14 @@ class FakeBybit:
             return self._order_rows([], params, limit), "OK"
         status = params.get("orderStatus")
         start, end = _as_int(params.get("startTime")), _as_int(params.get("endTime"))
+        matching = self._orders_matching(
+            {**params, "settleCoin": params.get("settleCoin") or "USDT"}
+        )
+        if not (params.get("orderId") or params.get("orderLinkId")):
+            matching = self._listed(matching)
         orders = [
             o
-            for o in self._orders_matching(
-                {**params, "settleCoin": params.get("settleCoin") or "USDT"}
-            )
+            for o in matching
             if not o.is_open  # UTA 2.0 order history holds closed-status orders
             and (not status or o.status == status)
             and (start is None or o.created_ms >= start)
