@@ -11,12 +11,20 @@ answer (10016 "internal error", an unmapped error) on creation is answered by as
 that orderLinkId, never by sending blindly again; Bybit refuses a duplicate orderLinkId anyway
 (110072). Bybit processes orders asynchronously: a market order is looked up until it reaches a
 final state (a few short polls); one still unsettled stays `pending` and the next `sync()`
-settles it. On start (and every monitor pass) `sync()` settles pending orders and our entries
-(booking a filled one with its signal's stop and targets), books what filled while Sextant was
-down (resting stops/targets, our own market exits, funding), books a position closed outside
-Sextant from Bybit's executions, re-places a missing stop or target, cancels what still rests
-for a closed position, and adopts a position the database does not know (it gets a stop, TP1
-and TP2 and is reported) - but never one an entry of ours explains.
+settles it. Bybit's order views also lag behind its matching engine: an order it does not show
+stays `pending` for `order_lookup_passes` passes; a stop, target or exit in that state is
+re-sent under its own orderLinkId (`_confirm`: a duplicate for Bybit if it holds it), never
+placed anew beside it. Any fill of an order of ours, whatever the store says of it, is booked
+from Bybit's executions with the reason of the order that filled.
+
+On start (and every monitor pass) `sync()` settles pending orders and our entries (booking a
+filled one with its signal's stop and targets), takes back (or cancels) stops and targets of
+ours that Bybit's list shows resting while the store had them otherwise, books what filled
+while Sextant was down (resting stops/targets, our own market exits, funding), books a position
+closed outside Sextant from Bybit's executions, re-places a missing stop or target (one of each
+kind: an extra one is cancelled), cancels what still rests for a closed position, and adopts
+a position the database does not know (it gets a stop, TP1 and TP2 and is reported) - but
+never one an entry of ours explains.
 
 An exit fill is written (position and fill, one transaction) as soon as Bybit confirms it,
 before anything else is sent: an outage while cancelling the resting orders afterwards cannot

@@ -170,6 +170,9 @@ def test_full_weight_set_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
         ({"SEXTANT_MARKET__RATE_LIMIT_REQUESTS": "601"}, ["market.rate_limit_requests"]),
         ({"SEXTANT_FILTERS__MAX_SPREAD_PCT": "-1"}, ["filters.max_spread_pct"]),
         ({"SEXTANT_NEWS__DRIVER_WEIGHT": "0.3"}, ["news.driver_weight"]),
+        ({"SEXTANT_EXECUTION__ORDER_LOOKUP_PASSES": "0"},
+         ["execution.order_lookup_passes", "SEXTANT_EXECUTION__ORDER_LOOKUP_PASSES"]),
+        ({"SEXTANT_EXECUTION__ORDER_LOOKUP_PASSES": "many"}, ["execution.order_lookup_passes"]),
         # a typo in a section field is refused, not silently ignored
         ({"SEXTANT_RISK__LONG_THRESHHOLD": "0.5"}, ["risk.long_threshhold"]),
     ],

@@ -126,6 +126,7 @@ async def test_a_lost_stop_answer_is_never_placed_twice_and_its_fill_is_booked_a
         report = await second.broker.sync(NOW + timedelta(minutes=5))
         [(closed, fill)] = report.booked
         assert_booked_from(fill, execution_of(fake, f"{pid}-sl"), "stop_loss", f"{pid}-sl")
+        assert fill.pnl == (fill.price - closed.entry_price) * fill.quantity < 0
         assert closed.status == "closed" and closed.exit_reason == "stop_loss"
         assert [f.reason for f in second.store.fills(pid) if f.kind == "exit"] == ["stop_loss"]
         assert not any("outside" in n for n in report.notes)
@@ -134,23 +135,33 @@ async def test_a_lost_stop_answer_is_never_placed_twice_and_its_fill_is_booked_a
         await second.aclose()
 
 
-async def test_a_stop_the_book_marks_cancelled_that_fills_is_booked_as_the_stop(
+async def test_the_old_stop_the_book_marks_cancelled_filling_beside_its_replacement(
     engine: ExecutionEngine, fake: FakeBybit
 ) -> None:
-    """Whatever the database says of an order of ours, its fill is booked from Bybit."""
+    """The state an earlier version left: the stop taken for never arrived, a replacement
+    placed beside it. The old one fills first: booked once, from Bybit, as the stop."""
     sig = btc_signal(fake)
     await engine.broker.open(sig, market=M, price=sig.entry, time=NOW)
     pid = sig.signal_id
     stop = engine.store.order(f"{pid}-sl")
     assert stop is not None and stop.status == "open"
+    fake.cancel_reduce_only_on_flat = False  # the replacement triggers too, on a flat position
+    twin = fake.inject_order(BTC, "Sell", 0.05, trigger_price=float(sig.stop_loss),
+                             reduce_only=True, order_link_id=f"{pid}-s1")
     with engine.store.tx() as tx:
         tx.put_order(stop.model_copy(update={"status": "cancelled", "error": NOT_FOUND}))
+        tx.put_order(stop.model_copy(update={
+            "client_order_id": f"{pid}-s1", "exchange_order_id": twin.order_id}))
     fake.set_price(BTC, float(sig.stop_loss) - 50)
+    assert fake.position(BTC) is None and fake.order_by_link_id(f"{pid}-sl").status == "Filled"  # type: ignore[union-attr]
     report = await engine.broker.sync(NOW + timedelta(minutes=5))
     [(closed, fill)] = report.booked
     assert_booked_from(fill, execution_of(fake, f"{pid}-sl"), "stop_loss", f"{pid}-sl")
-    assert closed.status == "closed"
+    assert fill.pnl == (fill.price - closed.entry_price) * fill.quantity < 0  # the real loss
+    assert closed.status == "closed" and closed.fees_paid == closed.entry_fee + fill.fee
     assert engine.store.order(f"{pid}-sl").status == "filled"  # type: ignore[union-attr]
+    assert [f.reason for f in engine.store.fills(pid) if f.kind == "exit"] == ["stop_loss"]
+    assert fake.open_orders(BTC) == []
 
 
 async def test_a_resting_stop_the_book_marks_cancelled_is_taken_back_not_doubled(
