@@ -238,6 +238,34 @@ async def test_a_lost_answer_on_a_stop_move_leaves_one_stop_and_its_fill_is_brea
     assert closed.status == "closed" and closed.exit_reason == "breakeven_stop"
 
 
+async def test_a_stop_move_whose_answer_and_retries_were_lost_ends_with_one_stop(
+    fake: FakeBybit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No retry left: the move fails with the new stop made on Bybit and unseen. The next
+    passes confirm it, keep one stop, and the book and Bybit end on the breakeven stop."""
+    eng = await started(demo_settings(fake, tmp_path / "state", monkeypatch, order_retries=0))
+    try:
+        sig = btc_signal(fake)
+        res = await eng.broker.open(sig, market=M, price=sig.entry, time=NOW)
+        pid = sig.signal_id
+        assert res.position is not None
+        fake.set_price(BTC, float(res.position.entry_price) * 1.026)
+        fake.fail("/v5/order/create", "timeout_after_apply")
+        fake.hide_order_link_id(f"{pid}-s1", looks=LAG)
+        await eng.tick(NOW + timedelta(minutes=1), {})
+        assert eng.store.order(f"{pid}-s1").status == "pending"  # type: ignore[union-attr]
+        assert len(stops_on_bybit(fake)) == 2  # made on Bybit; the old one still stands
+        for minute in (2, 3):
+            await eng.tick(NOW + timedelta(minutes=minute), {})
+        pos = eng.store.position(pid)
+        assert pos is not None and pos.stop_loss > pos.entry_price
+        [(_, level)] = stops_on_bybit(fake)
+        assert level == float(pos.stop_loss)
+        assert not any(o.status == "pending" for o in eng.store.orders(pid))
+    finally:
+        await eng.aclose()
+
+
 async def test_an_old_stop_left_by_a_failed_cancel_is_removed_and_the_fill_named_by_its_order(
     engine: ExecutionEngine, fake: FakeBybit
 ) -> None:
