@@ -13,8 +13,8 @@ from datetime import datetime
 from langgraph.runtime import Runtime
 
 from graph.context import Context, services_of
-from graph.services import Services
 from graph.state import Candidate, CycleState
+from runtime.services import Services
 from sextant.clock import floor_hour
 from sextant.config import normalise_symbol
 from sextant.eligibility import eligibility_reasons

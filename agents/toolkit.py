@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool
 
-from graph.services import Services
+from runtime.services import Services
 from sextant.config import normalise_symbol
 from sextant.market_context import change_pct, open_interest_in_base
 from sextant.math_engine import analyze

@@ -1,6 +1,6 @@
 """The simulated account: cash, open positions, the day's PnL and the circuit breaker.
 
-Positions change only through `execution.lifecycle`; this module keeps the money that goes with
+Positions change only through `sextant.lifecycle`; this module keeps the money that goes with
 them and splits each position's entry fee and funding over its exit fills, so that every trade
 row carries its own costs and the rows add up to the equity change.
 """
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from execution.lifecycle import circuit_breaker_until, r_multiple, utc_day_start
+from sextant.lifecycle import circuit_breaker_until, r_multiple, utc_day_start
 from sextant.models import PortfolioState
 from sextant.positions import Fill, Position
 

@@ -2,7 +2,7 @@
 
 Per symbol, everything elementwise over bars is computed once (`features`): the Math Engine's
 series, the snapshot inputs, the final score and its side. The hour loop then carries only what
-depends on the path: the account, the open positions and their exits (`execution.lifecycle`),
+depends on the path: the account, the open positions and their exits (`sextant.lifecycle`),
 and, for the bars whose score is beyond a threshold, the full Risk Manager (`decide`: vetoes,
 portfolio limits, sizing on the current equity) on the same objects a cycle would hold.
 
@@ -30,7 +30,10 @@ from backtest.book import Book, ClosedPosition, TradeRow
 from backtest.data import DataError, DataSet, load_data
 from backtest.features import HOUR_NS, SymbolSeries
 from backtest.news import NewsSource, NoNews, unavailable
-from execution.lifecycle import (
+from execution.prices import dec
+from sextant.config import Settings
+from sextant.eligibility import eligibility_reasons
+from sextant.lifecycle import (
     Bar,
     Exit,
     apply_exit,
@@ -45,9 +48,6 @@ from execution.lifecycle import (
     round_exit_price,
     step,
 )
-from execution.prices import dec
-from sextant.config import Settings
-from sextant.eligibility import eligibility_reasons
 from sextant.math_engine.candles import candles_from_frame
 from sextant.math_engine.volatility import hourly_volatility
 from sextant.models import NewsAssessment, PortfolioState, Reason, Signal

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 from backtest.engine import Backtest, BacktestRequest  # noqa: E402
 from backtest.report import document  # noqa: E402
 from graph.graph import build_graph  # noqa: E402
-from graph.services import build_services  # noqa: E402
-from sextant.cli.cycle import run_cycle  # noqa: E402
+from runtime.cycle import run_cycle  # noqa: E402
+from runtime.services import build_services  # noqa: E402
 from sextant.config import load_settings  # noqa: E402
 from tools.broadcast.console import ConsoleBroadcaster  # noqa: E402
 from tools.market_data import csv_store  # noqa: E402

@@ -26,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from execution.lifecycle import Exit, StepResult
+from sextant.lifecycle import Exit, StepResult
 from sextant.models import MarketInfo, Signal
 from sextant.positions import Fill, OrderRecord, Position
 

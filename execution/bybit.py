@@ -42,7 +42,9 @@ import ccxt.async_support as ccxt
 
 from execution import ids
 from execution.broker import Applied, BrokerUnavailable, OpenResult, SyncReport
-from execution.lifecycle import (
+from execution.store import FundingPayment, Store
+from sextant.config import Settings
+from sextant.lifecycle import (
     Exit,
     StepResult,
     apply_exit,
@@ -51,8 +53,6 @@ from execution.lifecycle import (
     stop_reason,
     tp1_quantity,
 )
-from execution.store import FundingPayment, Store
-from sextant.config import Settings
 from sextant.models import MarketInfo, Signal
 from sextant.positions import EXIT_REASONS, ExitReason, Fill, OrderRecord, Position
 

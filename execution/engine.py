@@ -1,6 +1,6 @@
 """The execution engine: signals in, positions managed to the exit, in every mode.
 
-It drives the pure lifecycle (`execution.lifecycle`) with prices from a feed, asks the broker
+It drives the pure lifecycle (`sextant.lifecycle`) with prices from a feed, asks the broker
 to execute what the rules decide, and keeps the account-level rules: funding every 8 h (paper),
 the daily loss circuit breaker, news-panic exits and the portfolio the Risk Manager sees.
 
@@ -20,7 +20,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from execution.broker import Applied, Broker, BrokerUnavailable, SyncReport
-from execution.lifecycle import (
+from execution.prices import PriceFeed, dec
+from execution.store import FundingPayment, StaleWrite, Store, iso, parse_time
+from runtime.lock import InstanceLock, claim
+from sextant.config import Settings
+from sextant.lifecycle import (
     Bar,
     Exit,
     StepResult,
@@ -32,10 +36,6 @@ from execution.lifecycle import (
     should_close_for_news,
     step,
 )
-from execution.lock import InstanceLock, claim
-from execution.prices import PriceFeed, dec
-from execution.store import FundingPayment, StaleWrite, Store, iso, parse_time
-from sextant.config import Settings
 from sextant.models import (
     ExecutionIntent,
     MarketSnapshot,

@@ -14,7 +14,9 @@ from decimal import Decimal
 
 from execution import ids
 from execution.broker import Applied, OpenResult, SyncReport
-from execution.lifecycle import (
+from execution.store import Store, Tx
+from sextant.config import Settings
+from sextant.lifecycle import (
     Exit,
     StepResult,
     apply_exit,
@@ -26,8 +28,6 @@ from execution.lifecycle import (
     round_exit_price,
     tp1_quantity,
 )
-from execution.store import Store, Tx
-from sextant.config import Settings
 from sextant.models import MarketInfo, Signal
 from sextant.positions import Fill, OrderRecord, Position
 

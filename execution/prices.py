@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from execution.lifecycle import Bar
 from sextant.config import Settings
+from sextant.lifecycle import Bar
 from tools.market_data import csv_store
 
 HOUR = timedelta(hours=1)

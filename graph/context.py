@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.services import Services, build_services
+from runtime.services import Services, build_services
 from sextant.config import Settings, load_settings
 from tools.llm.deadline import Deadline, StageDeadlines
 
@@ -21,7 +21,7 @@ _lock = threading.Lock()
 @dataclass
 class Context:
     settings: Settings | None = None
-    services: Any = None  # graph.services.Services; Any keeps Studio's schema simple
+    services: Any = None  # runtime.services.Services; Any keeps Studio's schema simple
     hunter_prompt: str | None = None
     news_prompt: str | None = None
     # The LLM stages' deadlines of this run (tools.llm.deadline.StageDeadlines): per run, not

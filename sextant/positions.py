@@ -24,7 +24,7 @@ EXIT_REASONS: tuple[str, ...] = ExitReason.__args__  # type: ignore[attr-defined
 
 
 class Position(BaseModel):
-    """An open (or closed) position. Updated only through execution.lifecycle functions."""
+    """An open (or closed) position. Updated only through sextant.lifecycle functions."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import sextant.risk.manager as risk_node
+from cli.main import main
 from graph.context import Context, services_of
-from graph.services import build_services
-from sextant.cli.cycle import run_cycle
-from sextant.cli.main import main
+from runtime.cycle import run_cycle
+from runtime.services import build_services
 from sextant.config import load_settings
 from sextant.logs import RedactingFormatter, register_secrets
 

@@ -406,7 +406,7 @@ def test_env_example_as_dotenv_gives_the_defaults(clean_env: Path) -> None:
 
 def test_cli_exits_2_naming_the_field(monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    from sextant.cli.main import main
+    from cli.main import main
 
     monkeypatch.setenv("SEXTANT_RISK__LONG_THRESHOLD", "2")
     assert main(["run", "--once", "--json"]) == 2
@@ -417,7 +417,7 @@ def test_cli_exits_2_naming_the_field(monkeypatch: pytest.MonkeyPatch,
 
 def test_cli_missing_config_file_exits_2(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from sextant.cli.main import main
+    from cli.main import main
 
     assert main(["run", "--once", "--json", "--config", str(tmp_path / "nope.toml")]) == 2
     assert "config file not found" in capsys.readouterr().err

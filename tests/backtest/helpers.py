@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 
 from graph.graph import build_graph
-from graph.services import Services, build_services
-from sextant.cli.cycle import run_cycle
+from runtime.cycle import run_cycle
+from runtime.services import Services, build_services
 from sextant.config import DEFAULT_WATCHLIST, Settings
 from sextant.models import PortfolioState, Signal
 from tools.broadcast.console import ConsoleBroadcaster

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from backtest.report import TRADE_FIELDS
-from sextant.cli.main import main
+from cli.main import main
 
 SPAN = ["--from", "2025-11-20", "--to", "2025-12-04"]
 EXE = Path(sys.executable).parent / "sextant"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sextant.cli.main import main
+from cli.main import main
 from sextant.config.market import BUNDLED_DATA_DIR
 from tests.fakes.bybit_v5 import FakeBybit, load_bundled_frames
 

@@ -103,7 +103,7 @@ def test_tape_answers_are_replayed_for_their_hours_only() -> None:
 def test_cli_reports_the_tape(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from sextant.cli.main import main
+    from cli.main import main
 
     settings = load_settings()
     record_answers(settings.state_dir)
@@ -121,7 +121,7 @@ def test_llm_live_asks_the_model_with_a_warning(
     know the future, and leaves nothing on the tape that a later backtest would replay."""
     import json
 
-    from sextant.cli.main import main
+    from cli.main import main
     from tests.fakes.openai_server import FakeOpenAI, text
 
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from graph.services import build_services
-from sextant.cli.cycle import run_cycle
+from runtime.cycle import run_cycle
+from runtime.services import build_services
 from sextant.config import ConfigError, load_settings
 from tests.broadcast.helpers import AS_OF, GROUP, entry, signal
 from tests.fakes.telegram_server import FakeTelegram

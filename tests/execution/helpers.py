@@ -5,9 +5,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from execution.lifecycle import Bar, open_position
 from sextant.config import Settings, load_settings
 from sextant.config.execution import ExecutionSettings
+from sextant.lifecycle import Bar, open_position
 from sextant.models import MarketInfo, MarketSnapshot, Reason, Signal, Ticker
 from sextant.positions import Position
 

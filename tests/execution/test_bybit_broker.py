@@ -14,8 +14,8 @@ import pytest
 
 from execution.bybit import BybitBroker
 from execution.engine import ExecutionEngine
-from execution.factory import build_engine, check_mode
 from execution.store import Store
+from runtime.factory import build_engine, check_mode
 from sextant.config import ConfigError, load_settings
 from sextant.config.market import BUNDLED_DATA_DIR
 from sextant.positions import OrderRecord

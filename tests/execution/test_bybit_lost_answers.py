@@ -17,7 +17,7 @@ import pytest
 
 from execution.bybit import NOT_FOUND
 from execution.engine import ExecutionEngine
-from execution.factory import build_engine
+from runtime.factory import build_engine
 from sextant.config import Settings
 from sextant.config.market import BUNDLED_DATA_DIR
 from sextant.positions import Fill

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from execution.engine import ExecutionEngine
-from execution.factory import build_engine
-from execution.lock import LOCK_FILE, ExchangeBusy, InstanceLock
 from execution.store import Store
+from runtime.factory import build_engine
+from runtime.lock import LOCK_FILE, ExchangeBusy, InstanceLock
 from sextant.config import ConfigError
 from sextant.config.market import BUNDLED_DATA_DIR
 from sextant.positions import OrderRecord
@@ -438,7 +438,7 @@ async def test_no_second_process_syncs_with_bybit_while_the_loop_holds_the_lock(
         assert fake.requests == []  # not one request: no sync beside the loop
 
         # `sextant close` refuses the same way (exit 2, a message, nothing sent)
-        from sextant.cli.main import main
+        from cli.main import main
 
         monkeypatch.setenv("SEXTANT_MODE", "demo")
         monkeypatch.setenv("SEXTANT_STATE_DIR", str(settings.state_dir))

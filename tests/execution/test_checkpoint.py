@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from langgraph.types import Send
 
-from execution.checkpoint import CheckpointSerde, open_checkpointer, prune, state_types, thread_ids
-from graph.services import build_services
-from sextant.cli.cycle import run_cycle
+from runtime.checkpoint import CheckpointSerde, open_checkpointer, prune, state_types, thread_ids
+from runtime.cycle import run_cycle
+from runtime.services import build_services
 from sextant.config import load_settings
 
 pytestmark = pytest.mark.anyio

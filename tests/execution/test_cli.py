@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sextant.cli.main import main
+from cli.main import main
 
 FIRST, LATER = "2025-04-07T15:00:00Z", "2025-04-08T15:00:00Z"
 SYMS = "BTC,ETH,SOL,DOGE"

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from execution.lifecycle import (
+from sextant.lifecycle import (
     Exit,
     StopMove,
     apply_exit,

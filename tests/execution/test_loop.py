@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from execution.factory import build_engine
-from execution.lock import AlreadyRunning, InstanceLock
-from execution.loop import ReplayWindow, TradingLoop
-from execution.runner import trading_hour
 from graph.graph import build_graph
-from graph.services import build_services
+from runtime.factory import build_engine
+from runtime.hour import trading_hour
+from runtime.lock import AlreadyRunning, InstanceLock
+from runtime.loop import ReplayWindow, TradingLoop
+from runtime.services import build_services
 from sextant.clock import FixedClock
 from sextant.config import load_settings
 
@@ -94,8 +94,8 @@ async def test_replay_continues_after_the_last_completed_hour(tmp_path: Path) ->
 
 
 async def test_an_interrupted_cycle_resumes_from_its_checkpoint(tmp_path: Path) -> None:
-    from execution.checkpoint import open_checkpointer
-    from sextant.cli.cycle import cycle_id_for
+    from runtime.checkpoint import open_checkpointer
+    from runtime.cycle import cycle_id_for
     from sextant.clock import SystemClock
 
     as_of = datetime(2025, 4, 7, 15, tzinfo=UTC)
@@ -120,8 +120,8 @@ async def test_an_interrupted_cycle_resumes_from_its_checkpoint(tmp_path: Path) 
 
 
 async def test_a_live_cycle_interrupted_long_ago_is_abandoned(tmp_path: Path) -> None:
-    from execution.checkpoint import open_checkpointer
-    from sextant.cli.cycle import cycle_id_for
+    from runtime.checkpoint import open_checkpointer
+    from runtime.cycle import cycle_id_for
 
     as_of = datetime(2025, 4, 7, 15, tzinfo=UTC)
     clock = FixedClock(as_of + timedelta(minutes=40))

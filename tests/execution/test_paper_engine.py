@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from execution.engine import ExecutionEngine
-from execution.lifecycle import Bar
 from execution.paper import PaperBroker
 from execution.store import Store
 from sextant.config import Settings, load_settings
+from sextant.lifecycle import Bar
 from sextant.models import NewsAssessment
 from sextant.reasons import Code
 from sextant.risk import decide

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from execution.engine import ExecutionEngine
-from execution.lifecycle import Bar, apply_exit, step
 from execution.paper import PaperBroker
 from execution.store import Store
 from sextant.config import load_settings
+from sextant.lifecycle import Bar, apply_exit, step
 from sextant.risk import decide
 from tests.execution.helpers import es, pos
 from tests.execution.test_paper_engine import FakeFeed

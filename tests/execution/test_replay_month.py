@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from execution.factory import build_engine
 from execution.prices import ReplayPriceFeed
+from runtime.factory import build_engine
 from sextant.config import load_settings
 from sextant.config.market import BUNDLED_DATA_DIR
 from tests.execution.helpers import signal, snapshot

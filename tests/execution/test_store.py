@@ -39,7 +39,7 @@ def test_positions_round_trip_exactly_and_update_compare_and_swap(tmp_path: Path
 
 
 def test_fills_and_funding_are_booked_once(tmp_path: Path) -> None:
-    from execution.lifecycle import apply_exit
+    from sextant.lifecycle import apply_exit
 
     store = Store.open(tmp_path)
     p = pos()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from graph.services import Services
-from sextant.cli.cycle import run_cycle
-from sextant.cli.main import main
+from cli.main import main
+from runtime.cycle import run_cycle
+from runtime.services import Services
 from sextant.clock import FixedClock
 from sextant.config import Settings, load_settings
 from tests.fakes.bybit_v5 import FakeBybit, load_bundled_frames

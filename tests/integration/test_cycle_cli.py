@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sextant.cli.main import main
+from cli.main import main
 
 SIGNAL_KEYS = {
     "symbol",

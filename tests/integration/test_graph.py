@@ -7,8 +7,8 @@ from langgraph.types import Send
 
 from graph.graph import build_graph, graph
 from graph.routing import route_after_risk, route_to_news
-from graph.services import build_services
-from sextant.cli.cycle import run_cycle
+from runtime.cycle import run_cycle
+from runtime.services import build_services
 from sextant.config import load_settings
 
 

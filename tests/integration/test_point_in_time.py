@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from graph.services import build_services
-from sextant.cli.cycle import run_cycle
+from runtime.cycle import run_cycle
+from runtime.services import build_services
 from sextant.config import load_settings
 
 AS_OF = datetime(2025, 4, 7, 15, 0, tzinfo=UTC)  # mid-crash in-sample: plenty happens after it

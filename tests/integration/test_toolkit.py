@@ -5,8 +5,8 @@ import json
 from datetime import UTC, datetime
 
 from agents.toolkit import core_tools, tool_by_name
-from graph.services import build_services
-from sextant.cli.cycle import run_cycle
+from runtime.cycle import run_cycle
+from runtime.services import build_services
 from sextant.config import load_settings
 
 AS_OF = datetime(2026, 5, 16, 11, tzinfo=UTC)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from graph.services import Services, build_services
+from runtime.services import Services, build_services
 from sextant.clock import FixedClock
 from sextant.config import Settings, load_settings
 from tests.fakes.openai_server import FakeOpenAI, Reply, text

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sextant.cli.main import main
+from cli.main import main
 from tests.fakes.openai_server import FakeOpenAI, text
 from tests.llm.conftest import API_KEY, AS_OF, BTC, ETH, PROXY_VARS, Script, event
 
@@ -307,7 +307,7 @@ def test_unprintable_model_text_never_reaches_the_output(
 
     from agents.coin_hunter import hunt
     from agents.news_analyst import analyse_news
-    from graph.services import build_services
+    from runtime.services import build_services
     from sextant.config import load_settings
     from tools.llm.prompts import load_prompt
 

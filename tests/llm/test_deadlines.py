@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from cli.output import cycle_document
 from graph.context import Context, stage_deadline
-from sextant.cli.cycle import run_cycle
-from sextant.cli.output import cycle_document
+from runtime.cycle import run_cycle
 from sextant.clock import FixedClock
 from tests.fakes.openai_server import FakeOpenAI, hang, text
 from tests.llm.conftest import AS_OF, BTC, ETH, Script, event, make_services

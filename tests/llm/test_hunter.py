@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from agents.coin_hunter import hunt, select_hunted, ticker_variants
-from sextant.cli.cycle import run_cycle
+from runtime.cycle import run_cycle
 from sextant.clock import FixedClock
 from sextant.models import MarketInfo
 from tests.fakes.openai_server import FakeOpenAI, error, text

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from execution.factory import build_engine
-from execution.runner import engine_flags, trading_hour
-from sextant.cli.main import main
-from sextant.cli.output import cycle_document, table
+from cli.main import main
+from cli.output import cycle_document, table
+from runtime.factory import build_engine
+from runtime.hour import engine_flags, trading_hour
 from sextant.clock import FixedClock
 from sextant.models import MarketSnapshot
 from tests.execution.helpers import signal

@@ -39,7 +39,7 @@ class ConsoleTransport:
 
 class ConsoleBroadcaster(Publisher):
     """Without a store the dedup lives as long as the process (an in-memory database);
-    `graph.services.build_services` gives it the shared database, like Telegram's."""
+    `runtime.services.build_services` gives it the shared database, like Telegram's."""
 
     def __init__(
         self,

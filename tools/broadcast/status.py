@@ -2,7 +2,7 @@
 
 Equity is the paper equity, nothing is open, the circuit breaker is off; the last cycle comes
 from the loop's heartbeat file when there is one. The loop replaces it with the real provider
-(`services.status = ...`, see graph/services.py).
+(`services.status = ...`, see runtime/services.py).
 """
 
 import asyncio

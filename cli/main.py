@@ -4,11 +4,11 @@ import argparse
 import importlib
 import sys
 
-from sextant.cli.common import EXIT_CONFIG
+from cli.common import EXIT_CONFIG
 from sextant.config import ConfigError
 from sextant.logs import setup_logging
 
-# Subcommand modules under sextant.cli.commands, in help order.
+# Subcommand modules under cli.commands, in help order.
 COMMANDS = ("run", "loop", "status", "close", "prompt", "backtest", "data")
 
 
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = p.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"sextant.cli.commands.{name}").register(sub)
+        importlib.import_module(f"cli.commands.{name}").register(sub)
     return p
 
 

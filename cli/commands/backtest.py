@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sextant.cli.common import (
+from cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,

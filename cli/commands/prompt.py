@@ -20,7 +20,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from sextant.cli.common import (
+from cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     add_config_arg,
@@ -82,7 +82,7 @@ def _load(agent: str, path: Path | None) -> Any:
 
 
 def _services(settings: Settings) -> Any:
-    from graph.services import build_services
+    from runtime.services import build_services
     from tools.llm.service import LLMService
 
     if not settings.has_llm_key:

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from sextant.cli.common import EXIT_FAILED, EXIT_OK, add_config_arg, settings_from
+from cli.common import EXIT_FAILED, EXIT_OK, add_config_arg, settings_from
 from sextant.config import ConfigError, normalise_symbol
 from sextant.models import iso_z
 
@@ -30,9 +30,9 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _close(args: argparse.Namespace, settings: Any, symbols: list[str] | None) -> int:
-    from execution.factory import build_engine
     from execution.report import position_doc
-    from graph.services import build_services
+    from runtime.factory import build_engine
+    from runtime.services import build_services
     from sextant.clock import SystemClock
 
     engine = build_engine(settings)

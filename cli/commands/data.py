@@ -5,7 +5,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from sextant.cli.common import (
+from cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,

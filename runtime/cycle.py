@@ -4,11 +4,11 @@ import time
 from datetime import datetime
 from typing import Any
 
+from cli.common import default_as_of
 from graph.context import Context
 from graph.graph import build_graph
-from graph.services import Services
 from graph.state import CycleState
-from sextant.cli.common import default_as_of
+from runtime.services import Services
 
 
 def cycle_id_for(as_of: datetime) -> str:

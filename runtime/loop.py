@@ -35,13 +35,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from execution.checkpoint import open_checkpointer, prune
 from execution.engine import Activity, ExecutionEngine
-from execution.lock import write_heartbeat
-from execution.runner import engine_flags, trading_hour
 from graph.graph import build_graph
-from graph.services import Services
-from sextant.cli.cycle import cycle_id_for
+from runtime.checkpoint import open_checkpointer, prune
+from runtime.cycle import cycle_id_for
+from runtime.hour import engine_flags, trading_hour
+from runtime.lock import write_heartbeat
+from runtime.services import Services
 from sextant.clock import Clock, FixedClock, floor_hour
 
 log = logging.getLogger("sextant.loop")

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from execution.engine import Activity, ExecutionEngine, close_flags
-from graph.services import Services
 from graph.state import CycleState
-from sextant.cli.cycle import cycle_id_for, run_cycle
+from runtime.cycle import cycle_id_for, run_cycle
+from runtime.services import Services
 from sextant.clock import Clock
 
 log = logging.getLogger("sextant.loop")

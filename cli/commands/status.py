@@ -8,7 +8,7 @@ import argparse
 import json
 from decimal import Decimal
 
-from sextant.cli.common import EXIT_OK, add_config_arg, settings_from
+from cli.common import EXIT_OK, add_config_arg, settings_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ import asyncio
 import sys
 from typing import Any
 
-from sextant.cli.common import (
+from cli.common import (
     EXIT_CONFIG,
     EXIT_OK,
     add_config_arg,
@@ -32,9 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from graph.services import build_services
-    from sextant.cli.cycle import run_cycle
-    from sextant.cli.output import cycle_document, dumps, table
+    from cli.output import cycle_document, dumps, table
+    from runtime.cycle import run_cycle
+    from runtime.services import build_services
 
     if not args.once:
         print("sextant run needs --once (the 24/7 process is `sextant loop`)", file=sys.stderr)
@@ -62,10 +62,10 @@ def handle(args: argparse.Namespace) -> int:
 
 async def trade_once(services: Any, settings: Any, as_of: Any) -> dict[str, Any]:
     """Monitor the book up to as_of, run the cycle, execute it (paper in dry_run)."""
-    from execution.factory import build_engine
+    from cli.output import cycle_document
     from execution.report import latest_orders, order_doc, position_doc
-    from execution.runner import trading_hour
-    from sextant.cli.output import cycle_document
+    from runtime.factory import build_engine
+    from runtime.hour import trading_hour
     from sextant.clock import SystemClock
 
     engine = build_engine(settings)

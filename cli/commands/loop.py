@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sextant.cli.common import (
+from cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,
@@ -71,7 +71,7 @@ def _speed(text: str) -> float | None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from execution.lock import AlreadyRunning, InstanceLock
+    from runtime.lock import AlreadyRunning, InstanceLock
 
     settings = settings_from(args)
     replay_from = parse_time(args.replay_from, "--replay-from") if args.replay_from else None
@@ -106,9 +106,9 @@ async def _run(
     replay_to: datetime | None,
     speed: float | None,
 ) -> int:
-    from execution.factory import build_engine
-    from execution.loop import ReplayWindow, TradingLoop
-    from graph.services import build_services
+    from runtime.factory import build_engine
+    from runtime.loop import ReplayWindow, TradingLoop
+    from runtime.services import build_services
     from sextant.clock import Clock, FixedClock, SystemClock
 
     clock: Clock = FixedClock(replay_from) if replay_from is not None else SystemClock()

@@ -1,0 +1,1 @@
+"""The runtime: services built once, the compiled graph, the trading hour, the loop, the lock."""

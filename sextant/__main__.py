@@ -1,5 +1,0 @@
-import sys
-
-from sextant.cli.main import main
-
-sys.exit(main())
