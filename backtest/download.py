@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from sextant.config import Settings
-from sextant.config.market import BUNDLED_DATA_DIR
+from sextant.config.market import BUNDLED_DATA_DIR, HISTORY_DATA_DIR
 from tools.exchange import make_bybit
 from tools.market_data import csv_store
 from tools.market_data.bybit import RETRYABLE, is_usdt_linear_perp, market_info
@@ -63,10 +63,11 @@ def _dt(ms: int) -> datetime:
 
 
 def merge_csv(path: Path, fresh: pd.DataFrame) -> int:
-    """Write `fresh` rows (timestamp_ms + values) merged with the file's (or its .gz twin's)
-    rows into `path` (plain CSV); fresh rows win on equal timestamps. Returns the row count."""
+    """Write `fresh` rows (timestamp_ms + values) merged with the file's (or its .gz / .xz
+    twin's) rows into `path` (plain CSV); fresh rows win on equal timestamps. Returns the row
+    count."""
     frames = []
-    for existing in (path, path.with_name(path.name + ".gz")):
+    for existing in (path, path.with_name(path.name + ".gz"), path.with_name(path.name + ".xz")):
         if existing.is_file():
             frames.append(pd.read_csv(existing))
             break
@@ -231,7 +232,7 @@ def write_rules(data_dir: Path, rules: dict[str, dict[str, Any]]) -> None:
 
 
 def check_target(data_dir: Path) -> None:
-    if data_dir.resolve() == BUNDLED_DATA_DIR.resolve():
+    if data_dir.resolve() in (BUNDLED_DATA_DIR.resolve(), HISTORY_DATA_DIR.resolve()):
         raise DownloadError(
             f"refusing to write into the bundled data folder {data_dir}: choose --data-dir"
         )

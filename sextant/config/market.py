@@ -8,6 +8,8 @@ from pydantic import Field
 from sextant.config.base import Section
 
 BUNDLED_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "bundled"
+# The in-sample history (2020-01 .. 2025-05) of BTC, ETH, XRP, ADA and LTC: `--data-dir` it.
+HISTORY_DATA_DIR = BUNDLED_DATA_DIR.parent / "history"
 REFERENCE_SYMBOL = "BTC/USDT:USDT"
 
 

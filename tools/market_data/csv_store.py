@@ -1,4 +1,4 @@
-"""Reads the shared CSV layout (futures/, funding/, open_interest/), plain or gzip-compressed."""
+"""Reads the shared CSV layout (futures/, funding/, open_interest/): plain, gzip or xz CSV."""
 
 from functools import lru_cache
 from pathlib import Path
@@ -17,8 +17,12 @@ def symbol_of(stem: str) -> str:
     return f"{base}/{quote}:{quote}"
 
 
+# pandas picks the decompressor from the suffix; a plain file wins over a compressed twin.
+SUFFIXES = (".csv", ".csv.gz", ".csv.xz")
+
+
 def find_file(data_dir: Path, sub: str, stem: str) -> Path | None:
-    for suffix in (".csv", ".csv.gz"):
+    for suffix in SUFFIXES:
         p = data_dir / sub / f"{stem}{suffix}"
         if p.is_file():
             return p
