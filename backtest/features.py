@@ -69,7 +69,8 @@ def scores_and_sides(
     comps = {k: columns[k] for k in MATH_COMPONENTS}
     comps["news"] = news if news is not None else np.full(n, np.nan)
     base = base_weight_arrays(columns["regime"], settings.risk)
-    weights = effective_weight_arrays(base, {k: ~np.isnan(comps[k]) for k in RISK_COMPONENTS})
+    available = {k: ~np.isnan(comps[k]) for k in RISK_COMPONENTS}
+    weights = effective_weight_arrays(base, available, settings.risk.weight_redistribution)
     score = np.asarray(final_score_array(comps, weights), dtype=np.float64)
     return score, score_sides(score, settings.risk)
 

@@ -78,6 +78,7 @@ def document(result: BacktestResult) -> dict[str, Any]:
         "symbols": result.symbols,
         "data_dir": str(result.data_dir),
         "interrupted": result.interrupted,
+        "profile": st.profile,
         "assumptions": {
             "equity": float(st.equity),
             "taker_fee_pct": float(es.taker_fee_pct),

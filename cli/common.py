@@ -20,6 +20,11 @@ def parse_time(text: str, flag: str = "--as-of") -> datetime:
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument(
+        "--profile",
+        help="strategy profile (sextant profile list); default: SEXTANT_PROFILE, the config "
+        "file's `profile`, else the default profile",
+    )
 
 
 def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
@@ -28,7 +33,9 @@ def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
         overrides["watchlist"] = [
             normalise_symbol(s) for s in args.symbols.split(",") if s.strip()
         ]
-    return load_settings(getattr(args, "config", None), **overrides)
+    return load_settings(
+        getattr(args, "config", None), profile=getattr(args, "profile", None), **overrides
+    )
 
 
 async def default_as_of(market: object, symbols: list[str]) -> datetime:

@@ -9,7 +9,7 @@ from sextant.config import ConfigError
 from sextant.logs import setup_logging
 
 # Subcommand modules under cli.commands, in help order.
-COMMANDS = ("run", "loop", "status", "close", "prompt", "backtest", "data")
+COMMANDS = ("run", "loop", "status", "close", "prompt", "backtest", "data", "profile")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -60,6 +60,7 @@ def cycle_document(state: CycleState, settings: Settings, total_ms: float) -> di
         "cycle_id": state.get("cycle_id"),
         "as_of": iso_z(state.get("as_of")),  # type: ignore[arg-type]
         "mode": settings.mode,
+        "profile": settings.profile,
         "market": settings.market.source,
         "equity": float(portfolio.equity if portfolio else settings.equity),
         "market_context": {

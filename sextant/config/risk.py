@@ -1,6 +1,7 @@
 """Risk Manager settings: score weights, thresholds, stops, targets, leverage, sizing, vetoes."""
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -115,6 +116,14 @@ DEFAULT_GROUPS: dict[str, list[str]] = {
 
 class RiskSettings(Section):
     weights: RegimeWeights = Field(default_factory=RegimeWeights)
+    weight_redistribution: Literal["proportional", "capped"] = Field(
+        "proportional",
+        description="Where an unavailable component's weight goes: proportional = to the "
+        "available ones pro rata (the spec's reading; weights can leave the spec's ranges, e.g. "
+        "trend 0.64 without OI and news); capped = pro rata but never above the top of a "
+        "component's range, the rest left out (the score's range shrinks). `sextant profile "
+        "show NAME` prints the table.",
+    )
     long_threshold: float = Field(0.45, gt=0, lt=1, description="Final score above -> LONG.")
     short_threshold: float = Field(-0.45, gt=-1, lt=0, description="Final score below -> SHORT.")
     atr_multiplier: float = Field(

@@ -1,4 +1,4 @@
-"""The one settings object: environment (SEXTANT_*), .env, an optional TOML file, defaults."""
+"""The one settings object: environment (SEXTANT_*), .env, a TOML file, a profile, defaults."""
 
 import contextvars
 import re
@@ -23,6 +23,7 @@ from sextant.config.news import NewsSettings
 from sextant.config.risk import RiskSettings
 from sextant.config.telegram import TelegramSettings
 from sextant.logs import register_secrets
+from sextant.profiles import DEFAULT_PROFILE, available_profiles, profile_path
 
 DEFAULT_WATCHLIST = (
     "BTC/USDT:USDT",
@@ -38,8 +39,12 @@ DEFAULT_WATCHLIST = (
 )
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}/USDT:USDT$")
 
-# The TOML file chosen with --config; a context variable so tests can load several in parallel.
+# The TOML file chosen with --config and the profile's file; context variables so tests can
+# load several in parallel.
 _toml_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("toml_file", default=None)
+_profile_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "profile_file", default=None
+)
 
 
 def normalise_symbol(raw: str) -> str:
@@ -66,6 +71,11 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
+    profile: str = Field(
+        DEFAULT_PROFILE,
+        description="Strategy profile (a TOML preset shipped in sextant/profiles, see "
+        "docs/strategy/profiles): layered over the defaults, under --config and the environment.",
+    )
     mode: Literal["dry_run", "demo", "live"] = Field(
         "dry_run", description="dry_run = paper; demo = Bybit demo trading; live = real money."
     )
@@ -120,6 +130,14 @@ class Settings(BaseSettings):
             return tuple(out)
         return value
 
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in available_profiles():
+            known = ", ".join(available_profiles())
+            raise ValueError(f"unknown profile {value!r} (known: {known})")
+        return value
+
     @field_validator(
         "openrouter_api_key",
         "bybit_api_key",
@@ -163,11 +181,12 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Precedence: explicit arguments (CLI) > environment > .env > TOML file > defaults.
+        # Precedence: explicit arguments (CLI) > environment > .env > TOML file > profile >
+        # defaults (nested sections merge key by key).
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
-        toml = _toml_file.get()
-        if toml is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        for chosen in (_toml_file.get(), _profile_file.get()):
+            if chosen is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=chosen))
         return tuple(sources)
 
 
@@ -175,16 +194,59 @@ class ConfigError(Exception):
     """Invalid configuration; the message names every offending field."""
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build Settings or raise ConfigError naming each bad field and its environment variable."""
+class _ProfileChoice(BaseSettings):
+    """SEXTANT_PROFILE from the environment or .env, read the way Settings reads them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SEXTANT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    profile: str | None = None
+
+
+def resolve_profile(explicit: str | None, config_file: Path | None) -> str:
+    """The profile in force: --profile, else SEXTANT_PROFILE (environment, then .env), else the
+    config file's `profile` key, else the default profile."""
+    if explicit and explicit.strip():
+        return explicit.strip()
+    chosen = (_ProfileChoice().profile or "").strip()
+    if chosen:
+        return chosen
+    if config_file is not None:
+        value = _read_toml(Path(config_file)).get("profile")
+        if value is not None:
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{config_file}: profile must be the name of a profile")
+            return value.strip()
+    return DEFAULT_PROFILE
+
+
+def load_settings(
+    config_file: Path | None = None, profile: str | None = None, **overrides: Any
+) -> Settings:
+    """Build Settings or raise ConfigError naming each bad field and its environment variable.
+
+    Layers, lowest first: the code's defaults, the profile (`profile`, SEXTANT_PROFILE, the
+    config file's `profile` key or the default profile), the config file, .env, the
+    environment, `overrides`.
+    """
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
     if config_file is not None:
         check_toml_keys(Path(config_file))
-    token = _toml_file.set(Path(config_file) if config_file else None)
+    name = resolve_profile(profile, config_file)
     try:
-        settings = Settings(**overrides)
+        path = profile_path(name)
+    except ValueError as exc:
+        raise ConfigError(
+            f"invalid configuration:\n  profile (env SEXTANT_PROFILE): {exc}"
+        ) from None
+    check_toml_keys(path)
+    token = _toml_file.set(Path(config_file) if config_file else None)
+    ptoken = _profile_file.set(path)
+    try:
+        settings = Settings(**{**overrides, "profile": name})
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
     except SettingsError as exc:  # e.g. a complex variable that is not valid JSON
@@ -192,6 +254,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError(f"invalid configuration: {exc}{cause}") from None
     finally:
         _toml_file.reset(token)
+        _profile_file.reset(ptoken)
     # Keys read from .env or a file are masked in every log line from now on.
     register_secrets(
         v.get_secret_value()
@@ -208,18 +271,22 @@ def check_toml_keys(path: Path) -> None:
     (Sections refuse unknown keys themselves; the root ignores unknown *environment* names,
     which belong to other programs, so its file keys are checked here.)
     """
+    data = _read_toml(path)
+    known = set(Settings.model_fields)
+    unknown = sorted(k for k in data if k not in known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     import tomllib
 
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    known = set(Settings.model_fields)
-    unknown = sorted(k for k in data if k not in known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
 
 
 def format_validation_error(exc: Any) -> str:

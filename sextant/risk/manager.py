@@ -115,7 +115,8 @@ def evaluate_symbol(
 
     regime = risk_regime(an.regime)
     base = base_weights(regime, rs)
-    raw_weights = effective_weights(base, components)
+    mode = rs.weight_redistribution
+    raw_weights = effective_weights(base, components, mode=mode)
     raw = final_score(components, raw_weights)
     # A fresh critical positive/negative headline lifts the news weight for trades its way.
     override = None
@@ -130,7 +131,7 @@ def evaluate_symbol(
                     message=f"critical news drives a {direction}: news weight {override:.2f}",
                 )
             )
-    weights = effective_weights(base, components, override) if override else raw_weights
+    weights = effective_weights(base, components, override, mode) if override else raw_weights
     score = final_score(components, weights)
     news_regime = news.regime if news else "NORMAL"
     if news_regime != "NORMAL":

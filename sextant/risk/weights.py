@@ -10,9 +10,11 @@ from typing import Literal
 
 import numpy as np
 
-from sextant.config.risk import COMPONENTS, RiskSettings
+from sextant.config.risk import COMPONENTS, WEIGHT_BOUNDS, RiskSettings
 
 RegimeFamily = Literal["trending", "ranging", "volatile"]
+Redistribution = Literal["proportional", "capped"]
+REGIME_FAMILIES: tuple[RegimeFamily, ...] = ("trending", "ranging", "volatile")
 
 
 def regime_family(regime: str) -> RegimeFamily:
@@ -46,19 +48,56 @@ def base_weight_arrays(
 
 
 def effective_weight_arrays(
-    base: Mapping[str, np.ndarray | float], available: Mapping[str, np.ndarray | bool]
+    base: Mapping[str, np.ndarray | float],
+    available: Mapping[str, np.ndarray | bool],
+    mode: Redistribution = "proportional",
 ) -> dict[str, np.ndarray]:
-    """Elementwise: the weights of unavailable components go to the available ones pro rata.
+    """Elementwise: what the unavailable components' weights become.
 
-    weight_k = base_k / sum(base_j over available j) for available k, else 0; all zero when
-    nothing is available. The sum runs in the fixed order of COMPONENTS.
+    proportional (the spec's reading): weight_k = base_k / sum(base_j over available j) for
+        available k, else 0; all zero when nothing is available. The sum runs in the fixed
+        order of COMPONENTS. The effective weights can leave the spec's ranges (trend 0.64
+        when open interest and news are missing).
+    capped: the missing weight goes to the available components pro rata to their base
+        weights, but none rises above the top of its spec range (WEIGHT_BOUNDS); what a capped
+        component cannot take goes on to the others, and what nobody can take is left out
+        (the weights then sum to less than 1 and the score's range shrinks with them).
     """
+    if mode == "capped":
+        return _capped_weight_arrays(base, available)
     total: np.ndarray | float = 0.0
     for k in COMPONENTS:
         total = total + np.where(available[k], base[k], 0.0)
     some = np.greater(total, 0)
     safe = np.where(some, total, 1.0)
     return {k: np.where(some & available[k], np.divide(base[k], safe), 0.0) for k in COMPONENTS}
+
+
+def _capped_weight_arrays(
+    base: Mapping[str, np.ndarray | float], available: Mapping[str, np.ndarray | bool]
+) -> dict[str, np.ndarray]:
+    weights = {k: np.where(available[k], base[k], 0.0) for k in COMPONENTS}
+    left: np.ndarray | float = 0.0
+    for k in COMPONENTS:
+        left = left + np.where(available[k], 0.0, base[k])
+    open_ = {k: np.asarray(available[k], dtype=bool) & True for k in COMPONENTS}
+    # Water-filling: at most one round per component, each round caps at least one more.
+    for _ in COMPONENTS:
+        share: np.ndarray | float = 0.0
+        for k in COMPONENTS:
+            share = share + np.where(open_[k], base[k], 0.0)
+        can = np.greater(share, 0) & np.greater(left, 1e-15)
+        safe = np.where(can, share, 1.0)
+        spill: np.ndarray | float = 0.0
+        for k in COMPONENTS:
+            hi = WEIGHT_BOUNDS[k][1]
+            wanted = weights[k] + np.where(can & open_[k], left * np.divide(base[k], safe), 0.0)
+            capped = np.minimum(wanted, hi)
+            spill = spill + (wanted - capped)
+            open_[k] = open_[k] & (capped < hi)
+            weights[k] = capped
+        left = np.where(can, spill, left)
+    return {k: np.asarray(weights[k], dtype=np.float64) for k in COMPONENTS}
 
 
 def final_score_array(
@@ -91,6 +130,7 @@ def effective_weights(
     base: dict[str, float],
     components: dict[str, float | None],
     news_weight_override: float | None = None,
+    mode: Redistribution = "proportional",
 ) -> dict[str, float]:
     """Weights actually applied: unavailable components give theirs to the others pro rata.
 
@@ -105,7 +145,7 @@ def effective_weights(
             k: (news_weight_override if k == "news" else w * scale) for k, w in weights.items()
         }
     available = {k: components.get(k) is not None for k in COMPONENTS}
-    arrays = effective_weight_arrays(weights, available)
+    arrays = effective_weight_arrays(weights, available, mode)
     return {k: float(arrays[k]) for k in COMPONENTS}
 
 
@@ -116,3 +156,38 @@ def final_score(components: dict[str, float | None], weights: dict[str, float]) 
         for k in COMPONENTS
     }
     return float(final_score_array(values, {k: weights.get(k, 0.0) for k in COMPONENTS}))
+
+
+# The availability cases a weight table shows: what a cycle or a backtest usually has.
+WEIGHT_CASES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("all five", frozenset()),
+    ("no news", frozenset({"news"})),
+    ("no open interest", frozenset({"open_interest"})),
+    ("no open interest, no news", frozenset({"open_interest", "news"})),
+)
+
+
+def weight_table(settings: RiskSettings) -> list[dict[str, object]]:
+    """The weights the score actually uses, per regime family and availability case, beside
+    the spec's ranges: `outside` names the components whose effective weight leaves its range
+    (an unavailable component's 0 is not counted)."""
+    rows: list[dict[str, object]] = []
+    for family in REGIME_FAMILIES:
+        base = getattr(settings.weights, family).as_dict()
+        for case, missing in WEIGHT_CASES:
+            comps: dict[str, float | None] = {k: None if k in missing else 0.0 for k in COMPONENTS}
+            w = effective_weights(base, comps, mode=settings.weight_redistribution)
+            outside = [
+                k for k in COMPONENTS
+                if k not in missing
+                and not WEIGHT_BOUNDS[k][0] - 1e-9 <= w[k] <= WEIGHT_BOUNDS[k][1] + 1e-9
+            ]
+            rows.append({
+                "regime": family,
+                "case": case,
+                "weights": {k: round(w[k], 6) for k in COMPONENTS},
+                "total": round(sum(w.values()), 6),
+                "outside": outside,
+                "ranges": {k: list(WEIGHT_BOUNDS[k]) for k in COMPONENTS},
+            })
+    return rows

@@ -6,7 +6,13 @@ from sextant.config import Settings
 from sextant.models import Side, Signal
 from sextant.reasons import Code
 from sextant.risk import evaluate_symbol
-from sextant.risk.weights import base_weights, effective_weights, final_score, regime_family
+from sextant.risk.weights import (
+    base_weights,
+    effective_weights,
+    final_score,
+    regime_family,
+    weight_table,
+)
 from tests.risk.builders import analysis, btc_market, inputs, news, portfolio
 
 ALL = {"trend": 0.1, "momentum": 0.1, "volume": 0.1, "open_interest": 0.1, "news": 0.1}
@@ -205,3 +211,47 @@ def test_thresholds(settings: Settings, value: float, decision: str) -> None:
     if decision == "WAIT":
         assert sig.reasons[0].code == Code.SCORE_BELOW_THRESHOLD
         assert sig.reasons[0].kind == "wait"
+
+
+# --- capped redistribution: never above the spec's ranges -----------------------------------
+
+
+def test_capped_trending_without_oi_and_news_by_hand(settings: Settings) -> None:
+    base = base_weights("trending_up", settings.risk)  # .45 .15 .10 .15 .15
+    got = effective_weights(base, NO_OI_NO_NEWS, mode="capped")
+    # 0.30 missing; trend (0.45) and volume (0.10) are at the top of their ranges already, so
+    # momentum takes it up to its top 0.35 (+0.20); the last 0.10 is left out: sum 0.90.
+    assert got == approx({"trend": 0.45, "momentum": 0.35, "volume": 0.10,
+                          "open_interest": 0.0, "news": 0.0})
+
+
+def test_capped_ranging_without_news_by_hand(settings: Settings) -> None:
+    base = base_weights("ranging", settings.risk)  # .35 .30 .05 .15 .15
+    comps = {**ALL, "news": None}
+    got = effective_weights(base, comps, mode="capped")
+    # 0.15 pro rata to trend/momentum/volume/OI (0.85 in all): trend +0.061765, momentum
+    # +0.052941 -> 0.352941 > 0.35: capped, spill 0.002941; OI is at its top (0.15): spill
+    # 0.026471; volume +0.008824. Round two: the 0.029412 spilled goes to trend and volume
+    # pro rata 0.35:0.05 -> trend 0.4375, volume 0.0625; the weights sum to 1 again.
+    assert got == approx({"trend": 0.4375, "momentum": 0.35, "volume": 0.0625,
+                          "open_interest": 0.15, "news": 0.0})
+
+
+def test_capped_equals_proportional_when_everything_is_there(settings: Settings) -> None:
+    for regime in ("trending_up", "ranging", "volatile"):
+        base = base_weights(regime, settings.risk)
+        assert effective_weights(base, ALL, mode="capped") == approx(
+            effective_weights(base, ALL)
+        )
+
+
+def test_weight_table_flags_what_leaves_the_spec_ranges(settings: Settings) -> None:
+    rows = {(r["regime"], r["case"]): r for r in weight_table(settings.risk)}
+    usual = rows[("trending", "no open interest, no news")]
+    assert usual["weights"]["trend"] == pytest.approx(0.642857, abs=1e-6)
+    assert usual["outside"] == ["trend", "volume"]
+    assert rows[("trending", "all five")]["outside"] == []
+    capped = settings.model_copy(
+        update={"risk": settings.risk.model_copy(update={"weight_redistribution": "capped"})}
+    )
+    assert all(not r["outside"] for r in weight_table(capped.risk))
