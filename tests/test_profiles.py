@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import sextant.profiles as profiles
-from sextant.cli.main import main
+from cli.main import main
 from sextant.config import ConfigError, Settings, load_settings
 from sextant.profiles import DEFAULT_PROFILE, available_profiles
 
