@@ -20,8 +20,8 @@ from sextant.config import normalise_symbol
 from sextant.eligibility import eligibility_reasons
 from sextant.market_context import change_pct
 from sextant.models import Reason, UniverseEntry, utc
+from sextant.ports.market_data import CollectResult, MarketDataError
 from sextant.reasons import Code
-from tools.market_data.port import CollectResult, MarketDataError
 
 
 def parse_as_of(value: datetime | str | None) -> datetime | None:

@@ -40,7 +40,7 @@ def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
 
 async def default_as_of(market: object, symbols: list[str]) -> datetime:
     """The market's default time for these symbols; no data for any of them is a usage error."""
-    from tools.market_data.port import MarketDataError
+    from sextant.ports.market_data import MarketDataError
 
     try:
         return await market.default_as_of(symbols)  # type: ignore[attr-defined]

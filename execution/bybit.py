@@ -41,7 +41,6 @@ from typing import Any
 import ccxt.async_support as ccxt
 
 from execution import ids
-from execution.broker import Applied, BrokerUnavailable, OpenResult, SyncReport
 from execution.store import FundingPayment, Store
 from sextant.config import Settings
 from sextant.lifecycle import (
@@ -54,6 +53,7 @@ from sextant.lifecycle import (
     tp1_quantity,
 )
 from sextant.models import MarketInfo, Signal
+from sextant.ports.broker import Applied, BrokerUnavailable, OpenResult, SyncReport
 from sextant.positions import EXIT_REASONS, ExitReason, Fill, OrderRecord, Position
 
 log = logging.getLogger("sextant.execution.bybit")

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from execution.broker import Applied, Broker, BrokerUnavailable, SyncReport
 from execution.prices import PriceFeed, dec
 from execution.store import FundingPayment, StaleWrite, Store, iso, parse_time
 from runtime.lock import InstanceLock, claim
@@ -46,6 +45,7 @@ from sextant.models import (
     Signal,
 )
 from sextant.news.panic import plan_news_closes
+from sextant.ports.broker import Applied, Broker, BrokerUnavailable, SyncReport
 from sextant.positions import ExitReason, Fill, OrderRecord, Position
 from tools.broadcast.port import ExitEvent
 

@@ -13,7 +13,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from execution import ids
-from execution.broker import Applied, OpenResult, SyncReport
 from execution.store import Store, Tx
 from sextant.config import Settings
 from sextant.lifecycle import (
@@ -29,6 +28,7 @@ from sextant.lifecycle import (
     tp1_quantity,
 )
 from sextant.models import MarketInfo, Signal
+from sextant.ports.broker import Applied, OpenResult, SyncReport
 from sextant.positions import Fill, OrderRecord, Position
 
 STOP_REASONS = ("stop_loss", "breakeven_stop", "trailing_stop")

@@ -3,11 +3,11 @@
 import os
 from collections.abc import Mapping
 
-from execution.broker import Broker
 from execution.engine import ExecutionEngine
 from execution.prices import BybitPriceFeed, PriceFeed, ReplayPriceFeed
 from execution.store import Store
 from sextant.config import ConfigError, Settings
+from sextant.ports.broker import Broker
 
 
 def check_mode(settings: Settings, environ: Mapping[str, str] | None = None) -> None:

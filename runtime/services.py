@@ -8,11 +8,11 @@ from typing import Any
 from sextant.clock import Clock, SystemClock
 from sextant.config import Settings
 from sextant.models import PortfolioState
+from sextant.ports.market_data import MarketDataPort
 from tools.broadcast.console import ConsoleBroadcaster
 from tools.broadcast.port import Broadcaster
 from tools.broadcast.status import settings_status_provider
 from tools.broadcast.telegram import make_broadcaster
-from tools.market_data.port import MarketDataPort
 
 
 def paper_portfolio(settings: Settings) -> Callable[[datetime], PortfolioState]:

@@ -53,7 +53,7 @@ def handle(args: argparse.Namespace) -> int:
     from backtest.news import LiveNews, NoNews, tape_news
     from backtest.progress import ProgressBar, stop_on_sigint
     from backtest.report import benchmark_curve, document, dumps, table, write_report
-    from tools.market_data.port import MarketDataError
+    from sextant.ports.market_data import MarketDataError
     from tools.market_data.replay import ReplayMarketData
 
     settings = settings_from(args)

@@ -24,9 +24,9 @@ from sextant.models import (
     Ticker,
     utc,
 )
+from sextant.ports.market_data import CollectResult, MarketDataError
 from sextant.reasons import Code
 from tools.exchange import make_bybit
-from tools.market_data.port import CollectResult, MarketDataError
 from tools.ratelimit import RetryingCaller, SlidingWindowLimiter
 
 log = logging.getLogger(__name__)

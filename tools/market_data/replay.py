@@ -24,8 +24,8 @@ from sextant.models import (
     Ticker,
     utc,
 )
+from sextant.ports.market_data import CollectResult, MarketDataError
 from tools.market_data import csv_store
-from tools.market_data.port import CollectResult, MarketDataError
 
 HOUR = timedelta(hours=1)
 # Funding older than this at as_of is treated as unknown rather than carried forward forever.
