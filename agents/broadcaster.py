@@ -17,10 +17,10 @@ from langgraph.runtime import Runtime
 from graph.context import Context, services_of
 from graph.state import CycleState
 from sextant.config import Settings
+from sextant.events import EntryEvent, MarketPulse, Mover, WaitItem
 from sextant.market_context import change_pct
 from sextant.models import MarketSnapshot, NewsAssessment, Signal
 from tools.broadcast.formatting import headline
-from tools.broadcast.port import EntryEvent, MarketPulse, Mover, WaitItem
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.data_collector import resolve_as_of
 from graph.context import Context, services_of, stage_deadline
 from graph.state import Candidate, CycleState
 from sextant.config import normalise_symbol
@@ -279,23 +278,22 @@ async def hunt(
 async def coin_hunter(state: CycleState, runtime: Runtime[Context]) -> dict:
     services = await asyncio.to_thread(services_of, runtime.context)
     settings = services.settings
-    symbols = state.get("symbols") or list(settings.watchlist)
+    symbols = state["symbols"]  # normalised by `prepare`
     base = watchlist_candidates(symbols)
     if services.llm is None:
         return {"candidates": base}
     start = time.perf_counter()
     deadline = stage_deadline(runtime.context, "hunter", settings.llm.hunter_deadline_s, services)
-    watch = [normalise_symbol(s) for s in symbols]
+    watch = list(symbols)
     override = runtime.context.hunter_prompt if runtime.context is not None else None
     try:
         prompt = await asyncio.to_thread(load_prompt, HUNTER, override=override)
     except PromptError as exc:
         usage = Usage(reasons=[Reason(code=Code.PROMPT_INVALID, message=str(exc))])
         return {"candidates": base, "llm_usage": usage.as_update()}
-    as_of = await resolve_as_of(state, services, watch)
     result = await hunt(
         services,
-        as_of=as_of,
+        as_of=state["as_of"],
         watchlist=watch,
         prompt=prompt,
         cycle_id=state.get("cycle_id"),

@@ -12,36 +12,13 @@ from datetime import datetime
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context, services_of
+from graph.context import Context, Services, services_of
 from graph.state import Candidate, CycleState
-from runtime.services import Services
-from sextant.clock import floor_hour
-from sextant.config import normalise_symbol
 from sextant.eligibility import eligibility_reasons
 from sextant.market_context import change_pct
-from sextant.models import Reason, UniverseEntry, utc
-from sextant.ports.market_data import CollectResult, MarketDataError
+from sextant.models import Reason, UniverseEntry
+from sextant.ports.market_data import CollectResult
 from sextant.reasons import Code
-
-
-def parse_as_of(value: datetime | str | None) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return utc(value)
-
-
-async def resolve_as_of(state: CycleState, services: Services, symbols: list[str]) -> datetime:
-    as_of = parse_as_of(state.get("as_of"))
-    if as_of is None:
-        try:
-            as_of = await services.market.default_as_of(symbols)
-        except MarketDataError:
-            # No data for any symbol (e.g. Studio asked for an unknown one): analyse "now";
-            # collect() then reports every symbol with its reason and the cycle completes.
-            as_of = floor_hour(services.clock.now())
-    return as_of
 
 
 def universe_entries(
@@ -98,9 +75,7 @@ async def data_collector(state: CycleState, runtime: Runtime[Context]) -> dict:
     start = time.perf_counter()
     services = await asyncio.to_thread(services_of, runtime.context)
     settings = services.settings
-    symbols = [normalise_symbol(s) for s in (state.get("symbols") or settings.watchlist)]
-    held = list(dict.fromkeys(normalise_symbol(s) for s in state.get("held") or ()))
-    as_of = await resolve_as_of(state, services, symbols)
+    symbols, held, as_of = state["symbols"], state.get("held") or [], state["as_of"]
     ref = settings.market.reference_symbol
     sources = {s: "watchlist" for s in symbols} | {
         s: "position" for s in held if s not in symbols
@@ -111,8 +86,6 @@ async def data_collector(state: CycleState, runtime: Runtime[Context]) -> dict:
         update["snapshots"].pop(ref, None)
     btc = change_pct(reference.candles["1h"].df["close"], 4) if reference else None
     update |= {
-        "as_of": as_of,
-        "symbols": symbols,
         "reference": reference,
         "btc_change_4h_pct": btc,
         "timings_ms": {"collect": round((time.perf_counter() - start) * 1000, 3)},
@@ -128,8 +101,7 @@ async def collect_hunted(state: CycleState, runtime: Runtime[Context]) -> dict:
     extra: list[Candidate] = [c for c in state.get("candidates", []) if c["symbol"] not in known]
     if not extra:
         return {}
-    as_of = parse_as_of(state.get("as_of"))
-    assert as_of is not None  # set by data_collector
+    as_of = state["as_of"]
     sources = {c["symbol"]: c["source"] for c in extra}
     update = await collect(services, sources, sources, as_of)
     update["timings_ms"] = {"collect_hunted": round((time.perf_counter() - start) * 1000, 3)}

@@ -1,4 +1,8 @@
-"""Risk Manager node: final scores, decisions, levels and vetoes for the cycle."""
+"""Risk Manager node: final scores, decisions, levels and vetoes for the cycle.
+
+It decides with the portfolio of the cycle's input (the runtime's book before this cycle's own
+entries); without one (Studio, a plain graph run) a flat paper book at the configured equity.
+"""
 
 import time
 
@@ -6,15 +10,21 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context, services_of
 from graph.state import CycleState
-from sextant.models import SymbolError
+from sextant.models import PortfolioState, SymbolError
 from sextant.risk import SymbolInputs, decide
 
 
 def risk_manager(state: CycleState, runtime: Runtime[Context]) -> dict:
     start = time.perf_counter()
     services = services_of(runtime.context)
-    as_of = state["as_of"]
-    portfolio = services.portfolio_at(as_of)  # type: ignore[arg-type]
+    portfolio = state.get("portfolio")
+    if portfolio is None:
+        if services.execution is not None:
+            # A trading run always passes its book in; a state without one (a checkpoint of
+            # an older version) must not be decided on a made-up flat book: the runtime
+            # then runs the cycle over.
+            raise RuntimeError("the cycle's input has no portfolio: cannot decide on the book")
+        portfolio = PortfolioState.flat(services.settings.equity)
     news = state.get("news", {})
     btc = state.get("btc_change_4h_pct")
     inputs = [

@@ -11,19 +11,17 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool
 
-from runtime.services import Services
+from graph.context import Services
 from sextant.config import normalise_symbol
 from sextant.market_context import change_pct, open_interest_in_base
 from sextant.math_engine import analyze
 from sextant.math_engine.models import MathAnalysis
-from sextant.models import MarketSnapshot, utc
+from sextant.models import MarketSnapshot, PortfolioState, parse_utc
 from sextant.risk import SymbolInputs, evaluate_symbol
 
 
 def _as_of(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    return parse_utc(text) if text else None
 
 
 def math_for(snap: MarketSnapshot, services: Services) -> MathAnalysis:
@@ -77,7 +75,11 @@ def core_tools(services: Services) -> list[BaseTool]:
         signal = evaluate_symbol(
             SymbolInputs(snapshot=snap, analysis=math_for(snap, services)),
             btc_change_4h_pct=btc_change,
-            portfolio=services.portfolio_at(snap.as_of),
+            portfolio=(
+                services.execution.portfolio_at(snap.as_of)
+                if services.execution is not None
+                else PortfolioState.flat(services.settings.equity)
+            ),
             settings=services.settings,
         )
         return signal.model_dump_json()

@@ -12,14 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from sextant.config import Settings
+from sextant.errors import DataError
 from sextant.market_context import open_interest_in_base
 from sextant.models import MarketInfo
 from tools.market_data import csv_store
 from tools.market_data.replay import ReplayMarketData, load_market_rules
-
-
-class DataError(Exception):
-    """The data folder cannot serve the backtest at all (no folder, no symbol with data)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from sextant.config import Settings
 from sextant.config.market import BUNDLED_DATA_DIR, HISTORY_DATA_DIR
+from sextant.errors import DownloadError
 from tools.exchange import make_bybit
 from tools.market_data import csv_store
 from tools.market_data.bybit import RETRYABLE, is_usdt_linear_perp, market_info
@@ -30,10 +31,6 @@ HOUR_MS = 3_600_000
 KLINE_PAGE = 1000  # Bybit's maximum per kline request
 FUNDING_PAGE = 200  # ... and per funding-history request
 OHLCV_COLUMNS = ["timestamp_ms", "open", "high", "low", "close", "volume"]
-
-
-class DownloadError(Exception):
-    pass
 
 
 @dataclass

@@ -14,7 +14,6 @@ strategy: 7.6 s wall.
 
 import argparse
 import asyncio
-import io
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,6 @@ from graph.graph import build_graph  # noqa: E402
 from runtime.cycle import run_cycle  # noqa: E402
 from runtime.services import build_services  # noqa: E402
 from sextant.config import load_settings  # noqa: E402
-from tools.broadcast.console import ConsoleBroadcaster  # noqa: E402
 from tools.market_data import csv_store  # noqa: E402
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
@@ -54,8 +52,7 @@ def one_run(settings, symbols) -> tuple[float, dict[str, float], object]:
 
 def cycle_seconds(settings, symbols, n: int) -> float:
     """Mean wall time of one real cycle (all symbols) over `n` hours spread over the span."""
-    services = build_services(settings)
-    services.broadcaster = ConsoleBroadcaster(io.StringIO())
+    services = build_services(settings, quiet=True)
     graph = build_graph().compile()
     hours = int((datetime(2026, 5, 16, tzinfo=UTC) - START) / timedelta(hours=1))
     sample = [START + timedelta(hours=1 + i * hours // n) for i in range(n)]

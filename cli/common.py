@@ -1,10 +1,11 @@
 """Helpers shared by the subcommands: settings from arguments, time parsing, exit codes."""
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sextant.config import ConfigError, Settings, load_settings, normalise_symbol
+from sextant.models import parse_utc
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -12,10 +13,9 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 def parse_time(text: str, flag: str = "--as-of") -> datetime:
     """ISO 8601; a time without an offset is UTC. Bad input is a ConfigError (exit 2)."""
     try:
-        ts = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return parse_utc(text)
     except ValueError as exc:
         raise ConfigError(f"{flag}: {exc}") from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def add_config_arg(parser: argparse.ArgumentParser) -> None:
@@ -37,12 +37,3 @@ def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
         getattr(args, "config", None), profile=getattr(args, "profile", None), **overrides
     )
 
-
-async def default_as_of(market: object, symbols: list[str]) -> datetime:
-    """The market's default time for these symbols; no data for any of them is a usage error."""
-    from sextant.ports.market_data import MarketDataError
-
-    try:
-        return await market.default_as_of(symbols)  # type: ignore[attr-defined]
-    except MarketDataError as exc:
-        raise ConfigError(f"--symbols: {exc.message}") from None

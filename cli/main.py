@@ -4,8 +4,8 @@ import argparse
 import importlib
 import sys
 
-from cli.common import EXIT_CONFIG
-from sextant.config import ConfigError
+from cli.common import EXIT_CONFIG, EXIT_FAILED
+from sextant.errors import ConfigError, SextantError
 from sextant.logs import setup_logging
 
 # Subcommand modules under cli.commands, in help order.
@@ -28,9 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         return int(args.handler(args))
-    except ConfigError as exc:
+    except ConfigError as exc:  # the user can fix it: settings, arguments, a busy book
         print(f"sextant: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except SextantError as exc:  # a refusal Sextant explains; anything else keeps its traceback
+        print(f"sextant: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -14,15 +14,16 @@ redo the hour it was in.
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from execution.prices import PriceFeed, dec
 from execution.store import FundingPayment, StaleWrite, Store, iso, parse_time
-from runtime.lock import InstanceLock, claim
 from sextant.config import Settings
+from sextant.events import ExitEvent
 from sextant.lifecycle import (
     Bar,
     Exit,
@@ -47,7 +48,6 @@ from sextant.models import (
 from sextant.news.panic import plan_news_closes
 from sextant.ports.broker import Applied, Broker, BrokerUnavailable, SyncReport
 from sextant.positions import ExitReason, Fill, OrderRecord, Position
-from tools.broadcast.port import ExitEvent
 
 log = logging.getLogger("sextant.execution")
 HOUR = timedelta(hours=1)
@@ -150,25 +150,42 @@ class Activity:
         return [f for _, f in self.exits]
 
 
+class Releasable(Protocol):
+    def release(self) -> None: ...
+
+
+# Taken before an exchange broker reconciles; None when this process holds it already.
+Guard = Callable[[], Releasable | None]
+
+
 class ExecutionEngine:
-    def __init__(self, settings: Settings, store: Store, broker: Broker, feed: PriceFeed) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        broker: Broker,
+        feed: PriceFeed,
+        *,
+        guard: Guard | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.broker = broker
         self.feed = feed
         self.s = settings.execution
         self._exchange_equity: Decimal | None = None
-        self._lock: InstanceLock | None = None
+        self._guard = guard
+        self._lock: Releasable | None = None
 
     # -- start and account ----------------------------------------------------------------
 
     async def start(self) -> SyncReport:
         """Connect and reconcile. On an exchange broker only one process may do that for a
-        state directory: the loop's lock is taken here unless this process holds it already,
-        and another process holding it (the running loop) makes this raise `ExchangeBusy`
+        state directory: the runtime's `guard` (the loop's lock, `runtime.lock.claim`) is taken
+        here, and another process holding it (the running loop) makes it raise `ExchangeBusy`
         (so `sextant close` / `run --once` refuse instead of syncing beside the loop)."""
-        if self.broker.exchange_exits and self._lock is None:
-            self._lock = claim(self.settings.state_dir)
+        if self.broker.exchange_exits and self._guard is not None and self._lock is None:
+            self._lock = self._guard()
         with self.store.tx() as tx:
             tx.set_default("starting_equity", str(self.settings.equity))
             tx.set_default("mode", self.settings.mode)
@@ -239,6 +256,14 @@ class ExecutionEngine:
 
     # -- the analysis cycle's execution -----------------------------------------------------
 
+    def record_signals(self, signals: Sequence[Signal], cycle_id: str) -> None:
+        """Write a cycle's signals once, before any order derived from them is sent (a late
+        Bybit fill is booked with its signal's levels); a redone cycle keeps their status."""
+        with self.store.tx() as tx:
+            for sig in signals:
+                status = "wait" if sig.decision == "WAIT" else "recorded"
+                tx.put_signal(sig, cycle_id, status, overwrite=False)
+
     async def execute(
         self,
         signals: Sequence[Signal],
@@ -252,10 +277,7 @@ class ExecutionEngine:
         book = self.book_time()
         stale_book = book is not None and as_of < book
         flags = news_flags(news)
-        with self.store.tx() as tx:
-            for sig in signals:
-                status = "wait" if sig.decision == "WAIT" else "recorded"
-                tx.put_signal(sig, cycle_id, status, overwrite=False)
+        self.record_signals(signals, cycle_id)
         # News panic first: it frees the slot and the margin before any entry.
         if flags and not stale_book:  # a past hour only records: it closes nothing
             act.news_closes = self._news_plan(news or {}, as_of, cycle_id)

@@ -164,7 +164,7 @@ def position_lines(positions: list[dict[str, Any]]) -> list[str]:
 
 def status_provider(engine: Any) -> Any:
     """`sextant.status/1` of the running engine, for the bot's /status and /positions
-    (`services.status`, see tools/broadcast/port.StatusProvider)."""
+    (see sextant.ports.broadcaster.StatusProvider)."""
     import asyncio
 
     def build() -> dict[str, Any]:

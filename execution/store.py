@@ -14,7 +14,7 @@ position meanwhile) gets `StaleWrite` instead of silently undoing the other's ch
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, text
 
+from sextant.errors import StaleWrite
 from sextant.models import Signal
 from sextant.positions import Fill, OrderRecord, Position
 from tools.db import Migration, make_engine, migrate
@@ -121,18 +122,34 @@ def _v1(conn: Connection) -> None:
         conn.execute(text(ddl))
 
 
+def _v2(conn: Connection) -> None:
+    """News-panic flags get their own table (they were a "SYM:10,..." text in the kv)."""
+    conn.execute(text(
+        """CREATE TABLE news_flags (
+            symbol TEXT PRIMARY KEY,
+            close_longs INTEGER NOT NULL,
+            close_shorts INTEGER NOT NULL
+        )"""
+    ))
+    row = conn.execute(text("SELECT value FROM execution_kv WHERE key='news_flags'")).first()
+    for item in filter(None, (row.value if row is not None else "").split(",")):
+        symbol, bits = item.rsplit(":", 1)
+        conn.execute(
+            text("INSERT INTO news_flags VALUES (:s, :l, :h)"),
+            {"s": symbol, "l": int(bits[0] == "1"), "h": int(bits[1] == "1")},
+        )
+    conn.execute(text("DELETE FROM execution_kv WHERE key='news_flags'"))
+
+
 MIGRATIONS = [
     Migration(
         COMPONENT,
         1,
         "positions, orders, fills, signals, funding, daily equity, cycles, kv",
         _v1,
-    )
+    ),
+    Migration(COMPONENT, 2, "news-panic flags as a table", _v2),
 ]
-
-
-class StaleWrite(Exception):
-    """The position changed in the database since it was read (another writer got there)."""
 
 
 # -- (de)serialisation: exact decimals, UTC ISO times, canonical JSON ---------------------------
@@ -406,6 +423,16 @@ class Tx:
              "id": cycle_id},
         )
 
+    def set_news_flags(self, flags: Mapping[str, tuple[bool, bool]]) -> None:
+        """Replace the news-panic flags the monitor applies until the next cycle:
+        symbol -> (close longs, close shorts)."""
+        self.conn.execute(text("DELETE FROM news_flags"))
+        for symbol, (longs, shorts) in sorted(flags.items()):
+            self.conn.execute(
+                text("INSERT INTO news_flags VALUES (:s, :l, :h)"),
+                {"s": symbol, "l": int(longs), "h": int(shorts)},
+            )
+
     def set(self, key: str, value: str) -> None:
         self.conn.execute(
             text(
@@ -585,3 +612,8 @@ class Store:
     def get(self, key: str) -> str | None:
         rows = self._rows("SELECT value FROM execution_kv WHERE key=:k", k=key)
         return rows[0].value if rows else None
+
+    def news_flags(self) -> dict[str, tuple[bool, bool]]:
+        """The news-panic flags of the last completed cycle: symbol -> (longs, shorts)."""
+        rows = self._rows("SELECT * FROM news_flags ORDER BY symbol")
+        return {r.symbol: (bool(r.close_longs), bool(r.close_shorts)) for r in rows}

@@ -8,6 +8,7 @@ from agents.data_collector import collect_hunted, data_collector
 from agents.execution import execution
 from agents.math_engine import math_engine
 from agents.news_analyst import news_analyst
+from agents.prepare import prepare
 from agents.risk_manager import risk_manager
 from graph.context import Context
 from graph.routing import route_after_risk, route_to_news
@@ -17,6 +18,7 @@ from graph.state import CycleState, InputState
 def build_graph() -> StateGraph:
     """The uncompiled builder: callers compile it with or without a checkpointer."""
     g = StateGraph(CycleState, context_schema=Context, input_schema=InputState)
+    g.add_node("prepare", prepare)
     g.add_node("coin_hunter", coin_hunter)
     g.add_node("data_collector", data_collector)
     g.add_node("collect_hunted", collect_hunted)
@@ -26,9 +28,11 @@ def build_graph() -> StateGraph:
     g.add_node("execution", execution)
     g.add_node("broadcaster", broadcaster)
 
-    # The Hunter and the Collector run in parallel; collect_hunted joins them.
-    g.add_edge(START, "coin_hunter")
-    g.add_edge(START, "data_collector")
+    # The cycle's time and symbols are resolved once; then the Hunter and the Collector run
+    # in parallel and collect_hunted joins them.
+    g.add_edge(START, "prepare")
+    g.add_edge("prepare", "coin_hunter")
+    g.add_edge("prepare", "data_collector")
     g.add_edge(["coin_hunter", "data_collector"], "collect_hunted")
     g.add_conditional_edges("collect_hunted", route_to_news, ["news_analyst", "math_engine"])
     g.add_edge("news_analyst", "math_engine")

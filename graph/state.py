@@ -4,6 +4,7 @@ import operator
 from datetime import datetime
 from typing import Annotated, Any, TypedDict
 
+from sextant.events import ExitEvent
 from sextant.math_engine.models import MathAnalysis
 from sextant.models import (
     ExecutionIntent,
@@ -16,7 +17,6 @@ from sextant.models import (
     UniverseEntry,
 )
 from sextant.positions import OrderRecord, Position
-from tools.broadcast.port import ExitEvent
 
 
 def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
@@ -42,7 +42,9 @@ class Candidate(TypedDict):
 
 
 class InputState(TypedDict, total=False):
-    """What a caller (CLI, loop, Studio) may pass in; everything is optional."""
+    """What a caller (CLI, loop, Studio) may pass in; everything is optional. The runtime
+    passes typed values; Studio may give `as_of` as ISO text. The `prepare` node resolves them
+    once: after it, `as_of` is a UTC datetime and the symbols are normalised."""
 
     as_of: datetime | str | None
     symbols: list[str] | None
@@ -50,9 +52,16 @@ class InputState(TypedDict, total=False):
     # Symbols with an open position (the caller's book): collected, their news read and their
     # news-panic exits taken every cycle, eligible or not; never entered while ineligible.
     held: list[str] | None
+    # The book the Risk Manager decides with (the runtime's engine before this cycle's own
+    # entries); absent: a flat paper book at the configured equity.
+    portfolio: PortfolioState | None
 
 
-class CycleState(InputState, total=False):
+class CycleState(TypedDict, total=False):
+    as_of: datetime  # set once by `prepare`
+    symbols: list[str]
+    cycle_id: str
+    held: list[str]
     candidates: list[Candidate]
     snapshots: Annotated[dict[str, MarketSnapshot], merge]
     reference: MarketSnapshot | None
@@ -60,7 +69,7 @@ class CycleState(InputState, total=False):
     btc_change_4h_pct: float | None
     news: Annotated[dict[str, NewsAssessment], merge]
     analyses: dict[str, MathAnalysis]
-    portfolio: PortfolioState
+    portfolio: PortfolioState | None
     signals: list[Signal]
     route: str
     executions: list[ExecutionIntent]

@@ -40,7 +40,7 @@ STATE_MODULES = (
     "sextant.models",
     "sextant.math_engine.models",
     "sextant.positions",
-    "tools.broadcast.port",
+    "sextant.events",
 )
 
 

@@ -1,18 +1,47 @@
-"""Run one analysis cycle through the graph."""
+"""Run one analysis cycle through the graph: the cycle's values go down once, in its input.
+
+The runtime resolves what the nodes must not look up themselves: the time (`as_of`, a UTC
+datetime), the symbols, the held ones and the portfolio the Risk Manager sees (the engine's
+book before this cycle's own entries, or a flat paper book without an engine). The graph
+returns everything else as state.
+"""
 
 import time
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from cli.common import default_as_of
-from graph.context import Context
+from graph.context import Context, Services
 from graph.graph import build_graph
 from graph.state import CycleState
-from runtime.services import Services
+from sextant.config import ConfigError
+from sextant.errors import MarketDataError
+from sextant.models import PortfolioState, cycle_id_for
+from sextant.ports.market_data import MarketDataPort
+
+__all__ = ["compiled_graph", "cycle_id_for", "resolve_as_of", "run_cycle"]
 
 
-def cycle_id_for(as_of: datetime) -> str:
-    return f"c-{as_of:%Y%m%dT%H%MZ}"
+@cache
+def compiled_graph() -> Any:
+    """The graph without a checkpointer, compiled once per process (the loop compiles its
+    own, once, with the checkpointer)."""
+    return build_graph().compile()
+
+
+async def resolve_as_of(market: MarketDataPort, symbols: list[str]) -> datetime:
+    """The market's default time for these symbols; no data for any of them is a usage error."""
+    try:
+        return await market.default_as_of(symbols)
+    except MarketDataError as exc:
+        raise ConfigError(f"--symbols: {exc.message}") from None
+
+
+def portfolio_at(services: Services, as_of: datetime) -> PortfolioState:
+    """What the Risk Manager sees at `as_of`: the engine's book before this cycle's entries."""
+    if services.execution is not None:
+        return services.execution.portfolio_at(as_of)
+    return PortfolioState.flat(services.settings.equity)
 
 
 async def run_cycle(
@@ -24,18 +53,20 @@ async def run_cycle(
     config: dict[str, Any] | None = None,
     resume: bool = False,
     held: list[str] | None = None,
+    portfolio: PortfolioState | None = None,
 ) -> tuple[CycleState, float]:
     """Invoke the graph once; returns the final state and its wall time in ms.
 
     `resume=True` continues the checkpointed thread of `config` from its last finished node
     (the graph must be compiled with a checkpointer) instead of starting a new run.
     `held`: symbols with an open position, analysed whatever the watchlist and eligibility say.
+    `portfolio`: the book to decide with (default: the engine's at `as_of`, else flat).
     """
     start = time.perf_counter()
     watch = symbols or list(services.settings.watchlist)
     if as_of is None:
-        as_of = await default_as_of(services.market, watch)
-    compiled = graph or build_graph().compile()
+        as_of = await resolve_as_of(services.market, watch)
+    compiled = graph or compiled_graph()
     inputs = None
     if not resume:
         inputs = {
@@ -43,6 +74,7 @@ async def run_cycle(
             "symbols": symbols,
             "cycle_id": cycle_id_for(as_of),
             "held": held or [],
+            "portfolio": portfolio or portfolio_at(services, as_of),
         }
     state: CycleState = await compiled.ainvoke(
         inputs,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from execution.engine import ExecutionEngine
 from execution.prices import BybitPriceFeed, PriceFeed, ReplayPriceFeed
 from execution.store import Store
+from runtime.lock import claim
 from sextant.config import ConfigError, Settings
 from sextant.ports.broker import Broker
 
@@ -43,6 +44,14 @@ def make_broker(settings: Settings, store: Store) -> Broker:
 def build_engine(
     settings: Settings, *, store: Store | None = None, environ: Mapping[str, str] | None = None
 ) -> ExecutionEngine:
+    """The engine of SEXTANT_MODE; on Bybit its start takes the state directory's lock (unless
+    this process holds it: the loop), so only one process reconciles with the account."""
     check_mode(settings, environ)
     store = store or Store.open(settings.state_dir)
-    return ExecutionEngine(settings, store, make_broker(settings, store), make_feed(settings))
+    return ExecutionEngine(
+        settings,
+        store,
+        make_broker(settings, store),
+        make_feed(settings),
+        guard=lambda: claim(settings.state_dir),
+    )

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from execution.engine import Activity, ExecutionEngine, close_flags
+from graph.context import Services
 from graph.state import CycleState
 from runtime.cycle import cycle_id_for, run_cycle
-from runtime.services import Services
 from sextant.clock import Clock
 
 log = logging.getLogger("sextant.loop")
@@ -48,7 +48,11 @@ async def trading_hour(
     monitor: bool = True,
 ) -> tuple[CycleState, float, Activity]:
     """Monitor up to `as_of` (bars), then run the cycle at `as_of`; returns the final state,
-    the cycle's wall time in ms and everything the book did (monitor and execution)."""
+    the cycle's wall time in ms and everything the book did (monitor and execution).
+
+    `services` are the ones built with this engine (`build_services(..., engine=engine)`)."""
+    if services.execution is not engine:
+        raise ValueError("trading_hour: the services were not built with this engine")
     act = Activity()
     cycle_id = cycle_id_for(as_of)
     book = engine.book_time()
@@ -60,7 +64,6 @@ async def trading_hour(
     with engine.store.tx() as tx:
         tx.cycle_started(cycle_id, as_of, services.settings.mode, wall.now())
     log.info("cycle %s start", cycle_id)
-    services.execution = engine
     # Every open position's symbol is analysed (news, news-panic exit), eligible or not.
     held = sorted({p.symbol for p in engine.store.open_positions()})
     state, total = await run_cycle(
@@ -83,14 +86,12 @@ async def trading_hour(
     # The monitor keeps closing what the cycle decided to close (e.g. if the exchange was down),
     # never what the per-cycle cap kept open.
     flags = close_flags(state.get("news_closes") or [])
+    if "executions" not in state:
+        # the WAIT branch skipped the execution node, which records them otherwise
+        engine.record_signals(state.get("signals", []), cycle_id)
     with engine.store.tx() as tx:
-        for sig in state.get("signals", []):
-            status = "wait" if sig.decision == "WAIT" else "recorded"
-            tx.put_signal(sig, cycle_id, status, overwrite=False)
         if book is None or as_of >= book:  # a past hour (--as-of) does not steer the book
-            tx.set("news_flags", ",".join(
-                f"{s}:{int(a)}{int(b)}" for s, (a, b) in sorted(flags.items())
-            ))
+            tx.set_news_flags(flags)
         tx.cycle_finished(cycle_id, "completed", wall.now(), summary(state, act))
     log.info("cycle %s done: %s", cycle_id, summary(state, act))
     return state, total, act
@@ -98,9 +99,4 @@ async def trading_hour(
 
 def engine_flags(engine: ExecutionEngine) -> dict[str, tuple[bool, bool]]:
     """The news-panic flags of the last completed cycle (the monitor keeps applying them)."""
-    raw = engine.store.get("news_flags") or ""
-    out: dict[str, tuple[bool, bool]] = {}
-    for item in filter(None, raw.split(",")):
-        sym, bits = item.rsplit(":", 1)
-        out[sym] = (bits[0] == "1", bits[1] == "1")
-    return out
+    return engine.store.news_flags()

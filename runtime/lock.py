@@ -19,35 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sextant.config import ConfigError
+from sextant.errors import AlreadyRunning, ExchangeBusy
 from sextant.models import iso_z
 
 LOCK_FILE = "loop.lock"
 HEARTBEAT_FILE = "heartbeat.json"
 _HELD: set[Path] = set()  # lock files this process holds
-
-
-class AlreadyRunning(Exception):
-    def __init__(self, pid: str) -> None:
-        super().__init__(
-            f"another sextant loop (or a command trading on Bybit) holds the lock "
-            f"(pid {pid or 'unknown'})"
-        )
-        self.pid = pid
-
-
-class ExchangeBusy(AlreadyRunning, ConfigError):
-    """Another process (the loop) owns the exchange side of this book: the command refuses
-    (a ConfigError, so the CLI prints the message instead of a traceback)."""
-
-    def __init__(self, pid: str, state_dir: Path) -> None:
-        Exception.__init__(
-            self,
-            f"a sextant loop (pid {pid or 'unknown'}) is running on {state_dir} and alone "
-            "talks to Bybit for this book: stop it first (SIGTERM), or close the position on "
-            "Bybit, which the loop then books",
-        )
-        self.pid = pid
 
 
 class InstanceLock:

@@ -29,6 +29,7 @@ SIGTERM / SIGINT: the step in progress finishes, everything is persisted, exit c
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,13 +37,18 @@ from pathlib import Path
 from typing import Any
 
 from execution.engine import Activity, ExecutionEngine
+from execution.report import status_provider
+from graph.context import Services
 from graph.graph import build_graph
 from runtime.checkpoint import open_checkpointer, prune
 from runtime.cycle import cycle_id_for
+from runtime.factory import build_engine
 from runtime.hour import engine_flags, trading_hour
-from runtime.lock import write_heartbeat
-from runtime.services import Services
-from sextant.clock import Clock, FixedClock, floor_hour
+from runtime.lock import InstanceLock, write_heartbeat
+from runtime.services import build_services
+from sextant.clock import Clock, FixedClock, SystemClock, floor_hour
+from sextant.config import Settings
+from tools.broadcast.commands import make_commands
 
 log = logging.getLogger("sextant.loop")
 HOUR = timedelta(hours=1)
@@ -71,6 +77,8 @@ class TradingLoop:
         replay: ReplayWindow | None = None,
         symbols: list[str] | None = None,
     ) -> None:
+        if services.execution is not engine:
+            raise ValueError("TradingLoop: the services were not built with this engine")
         self.services = services
         self.engine = engine
         self.settings = services.settings
@@ -294,3 +302,49 @@ class TradingLoop:
             log.warning("cycle of %s: attempt %d failed; next at %s", hour, n, failure[1])
         self._failures[hour] = failure
         return failure
+
+
+async def serve(settings: Settings, replay: ReplayWindow | None, *, quiet: bool) -> TradingLoop:
+    """`sextant loop`: the state directory's lock (`AlreadyRunning` when another process holds
+    it), the engine, the services built with it, the Telegram commands (when configured),
+    SIGTERM/SIGINT, the loop; everything released at the end. Returns the finished loop (its
+    counters say what it did)."""
+    with InstanceLock(settings.state_dir):
+        return await _serve(settings, replay, quiet=quiet)
+
+
+async def _serve(settings: Settings, replay: ReplayWindow | None, *, quiet: bool) -> TradingLoop:
+    clock: Clock = FixedClock(replay.start) if replay is not None else SystemClock()
+    engine = build_engine(settings)
+    services = build_services(settings, clock=clock, engine=engine, quiet=quiet)
+    loop = TradingLoop(
+        services,
+        engine,
+        state_dir=settings.state_dir,
+        clock=clock,
+        wall=SystemClock(),
+        replay=replay,
+        symbols=list(settings.watchlist),
+    )
+    running = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        running.add_signal_handler(sig, loop.request_stop)
+    # the bot's /status and /positions read this book; commands only when Telegram is set
+    commands = make_commands(
+        settings,
+        status=status_provider(engine),
+        broadcaster=services.broadcaster,
+        clock=clock,
+    )
+    try:
+        if commands is not None:
+            await commands.start()
+        await loop.run()
+    finally:
+        if commands is not None:
+            await commands.stop()
+        await engine.aclose()
+        await services.aclose()
+        engine.store.close()
+    return loop
+

@@ -61,6 +61,19 @@ def utc(ts: datetime) -> datetime:
     return ts.astimezone(UTC)
 
 
+def parse_utc(value: datetime | str) -> datetime:
+    """ISO 8601 text (or a datetime) as an aware UTC datetime; without an offset it is UTC.
+    The one parser of times that come from outside (arguments, Studio input, tool calls)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def cycle_id_for(as_of: datetime) -> str:
+    """The analysis cycle of an hour (also the checkpointer's thread id)."""
+    return f"c-{as_of:%Y%m%dT%H%MZ}"
+
+
 class Reason(Frozen):
     """A machine-readable why: a stable code, a sentence for humans, and the numbers behind it."""
 
@@ -359,6 +372,11 @@ class PortfolioState(Frozen):
     margin_used: Money = Decimal("0")
     open_symbols: tuple[str, ...] = ()
     circuit_breaker_until: datetime | None = None
+
+    @classmethod
+    def flat(cls, equity: Decimal) -> PortfolioState:
+        """No account connected (Studio, `--no-trade`): nothing open at the paper equity."""
+        return cls(equity=equity, day_start_equity=equity)
 
     @property
     def day_pnl_pct(self) -> float:

@@ -31,32 +31,16 @@ def handle(args: argparse.Namespace) -> int:
 
 async def _close(args: argparse.Namespace, settings: Any, symbols: list[str] | None) -> int:
     from execution.report import position_doc
-    from runtime.factory import build_engine
-    from runtime.services import build_services
-    from sextant.clock import SystemClock
+    from runtime.once import close_positions
 
-    engine = build_engine(settings)
-    services = build_services(settings)
-    try:
-        await engine.start()
-        held = {p.symbol for p in engine.store.open_positions()}
-        if symbols is not None and not held & set(symbols):
-            print(f"sextant close: no open position on {symbols[0]}", file=sys.stderr)
-            return EXIT_FAILED
-        # Replay books live on the data's time; a live market on the wall clock.
-        now = SystemClock().now()
-        if settings.market.source == "replay":
-            now = engine.book_time() or now
-        act = await engine.close(symbols, now=now, reason="manual")
-        if act.exits:
-            try:
-                await services.broadcaster.publish_exits(act.exit_events)
-            except Exception as exc:  # a failing notifier never undoes a close
-                print(f"sextant close: posting failed: {exc}", file=sys.stderr)
-    finally:
-        await engine.aclose()
-        await services.aclose()
-        engine.store.close()
+    result = await close_positions(settings, symbols)
+    if result.missing:
+        assert symbols is not None
+        print(f"sextant close: no open position on {symbols[0]}", file=sys.stderr)
+        return EXIT_FAILED
+    if result.posting_error is not None:
+        print(f"sextant close: posting failed: {result.posting_error}", file=sys.stderr)
+    act = result.activity
     closed = [
         {
             "position_id": f.position_id,

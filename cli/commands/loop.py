@@ -3,10 +3,7 @@
 import argparse
 import asyncio
 import logging
-import signal
 import sys
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from cli.common import (
@@ -17,7 +14,7 @@ from cli.common import (
     parse_time,
     settings_from,
 )
-from sextant.config import ConfigError
+from sextant.config import ConfigError, Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,20 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle)
 
 
-class _Silent:
-    async def publish_cycle(self, **_: Any) -> list[str]:
-        return []
-
-    async def publish_exits(self, exits: Sequence[Any]) -> list[str]:
-        return []
-
-    async def on_tick(self, now: datetime) -> list[str]:
-        return []
-
-    async def aclose(self) -> None:
-        return None
-
-
 def _speed(text: str) -> float | None:
     if text.strip().lower() == "max":
         return None
@@ -71,7 +54,8 @@ def _speed(text: str) -> float | None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from runtime.lock import AlreadyRunning, InstanceLock
+    from runtime.loop import ReplayWindow
+    from sextant.errors import AlreadyRunning
 
     settings = settings_from(args)
     replay_from = parse_time(args.replay_from, "--replay-from") if args.replay_from else None
@@ -87,72 +71,24 @@ def handle(args: argparse.Namespace) -> int:
     if replay_to is not None and replay_from is not None and replay_to < replay_from:
         raise ConfigError("--replay-to: before --replay-from")
     logging.getLogger("sextant").setLevel(min(logging.getLogger().level, logging.INFO))
-    lock = InstanceLock(settings.state_dir)
+    window = ReplayWindow(replay_from, replay_to, speed) if replay_from is not None else None
     try:
-        lock.acquire()
+        return asyncio.run(_run(args, settings, window))
     except AlreadyRunning as exc:
         print(f"sextant loop: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    try:
-        return asyncio.run(_run(args, settings, replay_from, replay_to, speed))
-    finally:
-        lock.release()
 
 
-async def _run(
-    args: argparse.Namespace,
-    settings: Any,
-    replay_from: datetime | None,
-    replay_to: datetime | None,
-    speed: float | None,
-) -> int:
-    from runtime.factory import build_engine
-    from runtime.loop import ReplayWindow, TradingLoop
-    from runtime.services import build_services
-    from sextant.clock import Clock, FixedClock, SystemClock
+async def _run(args: argparse.Namespace, settings: Settings, window: Any) -> int:
+    from runtime.loop import serve
 
-    clock: Clock = FixedClock(replay_from) if replay_from is not None else SystemClock()
-    services = build_services(settings, clock=clock)
-    if args.quiet and type(services.broadcaster).__name__ == "ConsoleBroadcaster":
-        services.broadcaster = _Silent()  # type: ignore[assignment]
-    engine = build_engine(settings)
-    window = ReplayWindow(replay_from, replay_to, speed) if replay_from is not None else None
-    loop = TradingLoop(
-        services,
-        engine,
-        state_dir=settings.state_dir,
-        clock=clock,
-        wall=SystemClock(),
-        replay=window,
-        symbols=list(settings.watchlist),
-    )
-    running = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        running.add_signal_handler(sig, loop.request_stop)
-    from execution.report import status_provider
-    from tools.broadcast.commands import make_commands
-
-    # the bot's /status and /positions read this book; commands only when Telegram is set
-    services.status = status_provider(engine)
-    commands = make_commands(
-        settings, status=services.current_status, broadcaster=services.broadcaster, clock=clock
-    )
-    try:
-        if commands is not None:
-            await commands.start()
-        code = await loop.run()
-    finally:
-        if commands is not None:
-            await commands.stop()
-        await engine.aclose()
-        await services.aclose()
-        engine.store.close()
+    loop = await serve(settings, window, quiet=args.quiet)
     print(
         f"sextant loop: {'stopped' if loop.stopping else 'done'} after {loop.cycles_run} cycles; "
         f"last cycle {loop.last_cycle_as_of}",
         file=sys.stderr,
     )
-    return code if code else EXIT_OK
+    return EXIT_OK
 
 
 __all__ = ["EXIT_CONFIG", "register"]

@@ -24,7 +24,6 @@ from cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     add_config_arg,
-    default_as_of,
     parse_time,
     settings_from,
 )
@@ -83,14 +82,11 @@ def _load(agent: str, path: Path | None) -> Any:
 
 def _services(settings: Settings) -> Any:
     from runtime.services import build_services
-    from tools.llm.service import LLMService
 
     if not settings.has_llm_key:
         raise ConfigError("this command asks a model: set OPENROUTER_API_KEY")
-    services = build_services(settings)
-    if services.llm is None:  # SEXTANT_LLM__ENABLED=false still allows an explicit run
-        services.llm = LLMService(settings, services.clock)
-    return services
+    # SEXTANT_LLM__ENABLED=false still allows an explicit run
+    return build_services(settings, force_llm=True)
 
 
 def _prompt_info(prompt: Any) -> dict[str, Any]:
@@ -201,11 +197,12 @@ async def _run(
 ) -> int:
     from agents.coin_hunter import hunt
     from agents.news_analyst import analyse_news, snapshot_volatility_ratio
+    from runtime.cycle import resolve_as_of
 
     try:
         if args.agent == "hunter":
             watch = list(settings.watchlist)
-            as_of = as_of or await default_as_of(services.market, watch)
+            as_of = as_of or await resolve_as_of(services.market, watch)
             result = await hunt(
                 services,
                 as_of=as_of,
@@ -220,7 +217,7 @@ async def _run(
             symbol = None
         else:
             symbol = normalise_symbol(args.symbol or settings.watchlist[0])
-            as_of = as_of or await default_as_of(services.market, [symbol])
+            as_of = as_of or await resolve_as_of(services.market, [symbol])
             collected = await services.market.collect([symbol], as_of)
             vol = snapshot_volatility_ratio(collected.snapshots.get(symbol), settings)
             result = await analyse_news(

@@ -22,6 +22,7 @@ from sextant.config.math import MathSettings
 from sextant.config.news import NewsSettings
 from sextant.config.risk import RiskSettings
 from sextant.config.telegram import TelegramSettings
+from sextant.errors import ConfigError
 from sextant.logs import register_secrets
 from sextant.profiles import DEFAULT_PROFILE, available_profiles, profile_path
 
@@ -188,10 +189,6 @@ class Settings(BaseSettings):
             if chosen is not None:
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=chosen))
         return tuple(sources)
-
-
-class ConfigError(Exception):
-    """Invalid configuration; the message names every offending field."""
 
 
 class _ProfileChoice(BaseSettings):

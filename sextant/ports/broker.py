@@ -26,13 +26,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal, Protocol
 
+from sextant.errors import BrokerUnavailable
 from sextant.lifecycle import Exit, StepResult
 from sextant.models import MarketInfo, Signal
 from sextant.positions import Fill, OrderRecord, Position
 
-
-class BrokerUnavailable(Exception):
-    """The exchange could not be reached after the retries; nothing was decided."""
+__all__ = ["Applied", "Broker", "BrokerUnavailable", "OpenResult", "SyncReport"]
 
 
 @dataclass

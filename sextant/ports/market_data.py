@@ -1,21 +1,17 @@
-"""The market-data port: one interface, two adapters (replay, bybit) nobody can tell apart."""
+"""The market-data port: one interface, two adapters (replay, bybit) nobody can tell apart.
+
+Contract: `collect` never raises for one symbol's bad or missing data: that symbol gets an
+error and a reason code in the result (`MarketDataError` inside the adapters), the others
+their snapshots. Snapshots hold only what had closed at `as_of` (point in time).
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from sextant.errors import MarketDataError
 from sextant.models import MarketInfo, MarketSnapshot, SymbolError
-
-
-class MarketDataError(Exception):
-    """One symbol's data could not be collected; the cycle goes on without it."""
-
-    def __init__(self, symbol: str | None, code: str, message: str) -> None:
-        super().__init__(message)
-        self.symbol = symbol
-        self.code = code
-        self.message = message
 
 
 @dataclass
@@ -24,6 +20,9 @@ class CollectResult:
     errors: list[SymbolError] = field(default_factory=list)
     codes: dict[str, str] = field(default_factory=dict)  # symbol -> reason code of its error
     requests: int = 0
+
+
+__all__ = ["CollectResult", "MarketDataError", "MarketDataPort"]
 
 
 class MarketDataPort(Protocol):

@@ -1,28 +1,21 @@
 """Shared helpers for the backtest tests: short spans of the bundled data, quiet services."""
 
 import asyncio
-import io
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from graph.context import Services
 from graph.graph import build_graph
 from runtime.cycle import run_cycle
-from runtime.services import Services, build_services
+from runtime.services import build_services
 from sextant.config import DEFAULT_WATCHLIST, Settings
 from sextant.models import PortfolioState, Signal
-from tools.broadcast.console import ConsoleBroadcaster
 
 ALL = DEFAULT_WATCHLIST  # the ten bundled symbols
 
 
-def quiet_services(
-    settings: Settings, portfolio: Callable[[datetime], PortfolioState] | None = None
-) -> Services:
-    services = build_services(settings)
-    services.broadcaster = ConsoleBroadcaster(io.StringIO())
-    services.portfolio = portfolio
-    return services
+def quiet_services(settings: Settings) -> Services:
+    return build_services(settings, quiet=True)
 
 
 def cycle_signals(
@@ -33,11 +26,13 @@ def cycle_signals(
     graph: object | None = None,
 ) -> tuple[list[Signal], dict]:
     """The per-cycle path: the real graph at `as_of`, with the backtest's book as portfolio."""
-    services = quiet_services(settings, lambda _: portfolio)
+    services = quiet_services(settings)
 
     async def go() -> dict:
         try:
-            state, _ = await run_cycle(services, as_of=as_of, symbols=symbols, graph=graph)
+            state, _ = await run_cycle(
+                services, as_of=as_of, symbols=symbols, graph=graph, portfolio=portfolio
+            )
         finally:
             await services.aclose()
         return state

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from sextant.clock import FixedClock
+from sextant.events import EntryEvent, ExitEvent
 from sextant.models import CandleFrame, NewsAssessment, NewsEvent, Reason, Signal
 from sextant.positions import Fill, Position
-from tools.broadcast.port import EntryEvent, ExitEvent
 
 GROUP = -1001234567890
 AS_OF = datetime(2026, 5, 16, 11, tzinfo=UTC)

@@ -9,10 +9,10 @@ import pytest
 
 from sextant.clock import FixedClock
 from sextant.config import load_settings
+from sextant.events import MarketPulse, Mover
 from tests.broadcast.helpers import AS_OF, GROUP, Sleeper, exit_event, position, signal
 from tests.fakes.telegram_server import FakeTelegram
 from tools.broadcast.commands import TelegramCommands, make_commands
-from tools.broadcast.port import MarketPulse, Mover
 from tools.broadcast.store import BroadcastStore
 from tools.broadcast.telegram import TelegramBroadcaster
 

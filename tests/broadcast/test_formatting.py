@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from sextant.events import MarketPulse, Mover, WaitItem
 from sextant.models import Reason
 from tests.broadcast.helpers import AS_OF, MODEL_TEXT, entry, exit_event, news, position, signal
 from tests.fakes.telegram_server import parse_html
@@ -27,7 +28,6 @@ from tools.broadcast.formatting import (
     text_budget,
     visible_len,
 )
-from tools.broadcast.port import MarketPulse, Mover, WaitItem
 from tools.broadcast.publisher import RESEND_NOTE
 from tools.broadcast.stats import Stats, TradeResult
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sextant.clock import FixedClock
+from sextant.events import MarketPulse
 from tests.broadcast.helpers import AS_OF, entry, exit_event, position, signal
 from tools.broadcast.console import ConsoleBroadcaster
-from tools.broadcast.port import MarketPulse
 from tools.broadcast.schedule import last_daily, last_weekly, pulse_slot
 from tools.broadcast.stats import ExitRow, closed_trades, trade_result
 

@@ -17,6 +17,7 @@ import pytest
 
 from sextant.clock import FixedClock
 from sextant.config import Settings, load_settings
+from sextant.events import MarketPulse, WaitItem
 from sextant.models import Reason
 from tests.broadcast.helpers import (
     AS_OF,
@@ -31,7 +32,6 @@ from tests.broadcast.helpers import (
 )
 from tests.fakes.telegram_server import FakeTelegram, parse_html
 from tools.broadcast.formatting import Post
-from tools.broadcast.port import MarketPulse, WaitItem
 from tools.broadcast.store import BroadcastStore
 from tools.broadcast.telegram import TelegramBroadcaster
 

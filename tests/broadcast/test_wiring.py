@@ -4,12 +4,14 @@ import asyncio
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from runtime.cycle import run_cycle
+from runtime.factory import build_engine
 from runtime.services import build_services
 from sextant.config import ConfigError, load_settings
 from tests.broadcast.helpers import AS_OF, GROUP, entry, signal
@@ -43,17 +45,21 @@ def test_broadcaster_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(build_services(load_settings()).broadcaster, TelegramBroadcaster)
 
 
-def test_status_document_until_the_execution_store_is_plugged_in() -> None:
+def test_status_document_of_the_services_book(tmp_path: Path) -> None:
+    # without an engine: a settings-only document (paper equity, nothing open)
     services = build_services(load_settings())
-    doc = asyncio.run(services.current_status())
+    doc = asyncio.run(services.broadcaster.status())  # type: ignore[attr-defined]
     assert doc["schema"] == "sextant.status/1" and doc["equity"] == 10000.0
     assert doc["positions"] == [] and doc["circuit_breaker"] == {"tripped": False, "until": None}
-
-    async def real() -> dict:
-        return {"schema": "sextant.status/1", "positions": [{"symbol": "X"}]}
-
-    services.status = real  # what the loop does once its store exists
-    assert asyncio.run(services.current_status())["positions"] == [{"symbol": "X"}]
+    # built with an engine: its book, from the start (nothing is plugged in later)
+    settings = load_settings(state_dir=tmp_path)
+    engine = build_engine(settings)
+    try:
+        traded = build_services(settings, engine=engine)
+        doc = asyncio.run(traded.broadcaster.status())  # type: ignore[attr-defined]
+        assert doc["schema"] == "sextant.status/1" and "book_time" in doc
+    finally:
+        engine.store.close()
 
 
 def _caused(exc: Exception, cause: BaseException) -> Exception:

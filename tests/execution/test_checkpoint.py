@@ -44,7 +44,7 @@ def test_the_allowlist_holds_the_state_types() -> None:
     names = set(state_types())
     assert {("sextant.models", "MarketSnapshot"), ("sextant.models", "Signal"),
             ("sextant.positions", "Position"), ("sextant.positions", "OrderRecord"),
-            ("tools.broadcast.port", "ExitEvent"),
+            ("sextant.events", "ExitEvent"),
             ("sextant.math_engine.models", "MathAnalysis")} <= names
 
 

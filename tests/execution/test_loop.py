@@ -27,8 +27,8 @@ H = timedelta(hours=1)
 def make_loop(state: Path, clock: FixedClock, replay: ReplayWindow | None = None,
               sleep=None, symbols: list[str] = SYMBOLS):  # type: ignore[no-untyped-def]
     settings = load_settings(state_dir=state, watchlist=symbols)
-    services = build_services(settings, clock=clock)
     engine = build_engine(settings)
+    services = build_services(settings, clock=clock, engine=engine)
     loop = TradingLoop(services, engine, state_dir=state, clock=clock, wall=clock, sleep=sleep,
                        replay=replay, symbols=symbols)
     return loop, engine

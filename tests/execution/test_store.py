@@ -19,8 +19,30 @@ def test_tables_and_migration_recorded_once(tmp_path: Path) -> None:
             text("SELECT component, version FROM schema_migrations WHERE component='execution'")
         ).all()
     assert {"positions", "orders", "fills", "signals", "funding_payments", "daily_equity",
-            "cycles"} <= names
-    assert rows == [("execution", 1)]
+            "cycles", "news_flags"} <= names
+    assert sorted(rows) == [("execution", 1), ("execution", 2)]
+
+
+def test_news_flags_are_a_table_and_old_text_flags_migrate(tmp_path: Path) -> None:
+    from execution.store import MIGRATIONS
+    from tools.db import make_engine, migrate
+
+    engine = make_engine(tmp_path)
+    migrate(engine, MIGRATIONS[:1])  # a database written before the flags had a table
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO execution_kv VALUES ('news_flags', 'ETH/USDT:USDT:10,SOL/USDT:USDT:01')"
+        ))
+    engine.dispose()
+    store = Store.open(tmp_path)
+    assert store.news_flags() == {"ETH/USDT:USDT": (True, False), "SOL/USDT:USDT": (False, True)}
+    assert store.get("news_flags") is None
+    with store.tx() as tx:
+        tx.set_news_flags({"BTC/USDT:USDT": (True, True)})
+    assert store.news_flags() == {"BTC/USDT:USDT": (True, True)}
+    with store.tx() as tx:
+        tx.set_news_flags({})
+    assert store.news_flags() == {}
 
 
 def test_positions_round_trip_exactly_and_update_compare_and_swap(tmp_path: Path) -> None:

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from graph.context import Services
 from runtime.cycle import run_cycle
-from runtime.services import Services
 from sextant.clock import FixedClock
 from sextant.config import Settings, load_settings
 from tests.fakes.bybit_v5 import FakeBybit, load_bundled_frames
+from tools.broadcast.console import SilentBroadcaster
 from tools.market_data.bybit import BybitMarketData
 from tools.market_data.replay import ReplayMarketData
 
@@ -100,7 +101,8 @@ def test_snapshots_match_the_replay_source(fake: FakeBybit) -> None:
 
 def test_the_graph_decides_the_same_on_both_sources(fake: FakeBybit) -> None:
     async def decisions(market) -> dict[str, str]:  # type: ignore[no-untyped-def]
-        services = Services(settings=market.settings, market=market, clock=FixedClock(NOW))
+        services = Services(settings=market.settings, market=market, clock=FixedClock(NOW),
+                            broadcaster=SilentBroadcaster())
         state, _ = await run_cycle(services, as_of=NOW, symbols=SYMBOLS)
         await market.close()
         return {

@@ -14,7 +14,8 @@ from sextant.config import load_settings
 
 def test_hunter_and_collector_start_in_parallel_and_join() -> None:
     g = graph.get_graph()
-    starts = {e.target for e in g.edges if e.source == "__start__"}
+    assert {e.target for e in g.edges if e.source == "__start__"} == {"prepare"}
+    starts = {e.target for e in g.edges if e.source == "prepare"}
     assert starts == {"coin_hunter", "data_collector"}
     joins = {e.source for e in g.edges if e.target == "collect_hunted"}
     assert joins == {"coin_hunter", "data_collector"}

@@ -8,6 +8,7 @@ the paper broker and its SQLite store: positions are opened an hour before the c
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from datetime import timedelta
@@ -62,13 +63,14 @@ def hour(
 
     async def go() -> tuple[dict, Any, Any, Any]:
         engine = build_engine(settings)
+        trading = dataclasses.replace(services, execution=engine)  # the services of this book
         await engine.start()
         try:
-            await open_longs(engine, services, held)
-            state, _, act = await trading_hour(services, engine, as_of=AS_OF, symbols=watch,
+            await open_longs(engine, trading, held)
+            state, _, act = await trading_hour(trading, engine, as_of=AS_OF, symbols=watch,
                                                wall=clock)
             if past:
-                _, _, after = await trading_hour(services, engine, as_of=AS_OF - 2 * H,
+                _, _, after = await trading_hour(trading, engine, as_of=AS_OF - 2 * H,
                                                  symbols=watch, wall=clock)
             else:  # the monitor between cycles applies what the cycle left for it
                 after = await engine.tick(AS_OF + H / 2, engine_flags(engine))

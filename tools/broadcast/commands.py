@@ -2,7 +2,7 @@
 
 For `sextant loop` (one process may poll a bot token at a time):
 
-    commands = make_commands(services.settings, status=services.current_status,
+    commands = make_commands(services.settings, status=status_provider(engine),
                              broadcaster=services.broadcaster, clock=services.clock)
     if commands is not None:
         await commands.start()   # returns at once; polling runs in the background and keeps
@@ -26,6 +26,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 
 from sextant.clock import Clock, SystemClock
 from sextant.config import Settings
+from sextant.ports.broadcaster import StatusProvider
 from tools.broadcast.formatting import (
     esc,
     finish,
@@ -36,7 +37,6 @@ from tools.broadcast.formatting import (
     status_body,
     text_budget,
 )
-from tools.broadcast.port import StatusProvider
 from tools.broadcast.publisher import Publisher, Sleep
 from tools.broadcast.telegram import redact_token_in_logs, telegram_configured
 

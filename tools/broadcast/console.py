@@ -5,12 +5,15 @@ Same engine, same texts (the HTML's plain twin), same dedup and schedules as Tel
 """
 
 import sys
-from typing import TextIO
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TextIO
 
 from sextant.clock import Clock
 from sextant.config.telegram import TelegramSettings
+from sextant.events import ExitEvent
+from sextant.ports.broadcaster import StatusProvider
 from tools.broadcast.formatting import plain
-from tools.broadcast.port import StatusProvider
 from tools.broadcast.publisher import Failure, Outcome, Publisher, SendRequest
 from tools.broadcast.store import BroadcastStore
 
@@ -67,3 +70,19 @@ class ConsoleBroadcaster(Publisher):
         texts = await super().publish_cycle(**kwargs)
         print(texts[-1], file=self.stream or sys.stderr)  # the one-line cycle summary
         return texts
+
+
+class SilentBroadcaster:
+    """Posts nothing, remembers nothing (`sextant loop --quiet` without Telegram)."""
+
+    async def publish_cycle(self, **_: Any) -> list[str]:
+        return []
+
+    async def publish_exits(self, exits: Sequence[ExitEvent]) -> list[str]:
+        return []
+
+    async def on_tick(self, now: datetime) -> list[str]:
+        return []
+
+    async def aclose(self) -> None:
+        return None

@@ -18,8 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sextant.events import EntryEvent, ExitEvent, MarketPulse, printable
 from sextant.models import NewsAssessment
-from tools.broadcast.port import EntryEvent, ExitEvent, MarketPulse, printable
 from tools.broadcast.stats import Stats
 
 CAPTION_LIMIT = 1024  # Telegram, measured on the text after entity parsing, in UTF-16 units

@@ -49,7 +49,9 @@ from typing import Literal, Protocol
 
 from sextant.clock import Clock, SystemClock
 from sextant.config.telegram import TelegramSettings
+from sextant.events import EntryEvent, ExitEvent, MarketPulse
 from sextant.models import Signal
+from sextant.ports.broadcaster import StatusProvider
 from tools.broadcast.formatting import (
     Post,
     entry_key,
@@ -61,7 +63,6 @@ from tools.broadcast.formatting import (
     stats_body,
     text_budget,
 )
-from tools.broadcast.port import EntryEvent, ExitEvent, MarketPulse, StatusProvider
 from tools.broadcast.render import cycle_summary
 from tools.broadcast.schedule import last_daily, last_weekly, pulse_slot
 from tools.broadcast.stats import ExitRow, Stats, trade_result

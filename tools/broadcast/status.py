@@ -1,8 +1,8 @@
 """A `sextant.status/1` provider for when no execution store is wired in: settings only.
 
 Equity is the paper equity, nothing is open, the circuit breaker is off; the last cycle comes
-from the loop's heartbeat file when there is one. The loop replaces it with the real provider
-(`services.status = ...`, see runtime/services.py).
+from the loop's heartbeat file when there is one. A run that trades builds its services with
+the engine's provider instead (`runtime.services.build_services`).
 """
 
 import asyncio
@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from sextant.config import Settings
-from tools.broadcast.port import StatusProvider
+from sextant.ports.broadcaster import StatusProvider
 
 
 def settings_status_provider(settings: Settings) -> StatusProvider:

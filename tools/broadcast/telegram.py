@@ -29,8 +29,8 @@ from telegram.request import HTTPXRequest
 from sextant.clock import Clock
 from sextant.config import Settings
 from sextant.config.telegram import TelegramSettings
+from sextant.ports.broadcaster import Broadcaster, StatusProvider
 from tools.broadcast.formatting import plain
-from tools.broadcast.port import Broadcaster, StatusProvider
 from tools.broadcast.publisher import Failure, Outcome, Publisher, SendRequest, Sleep
 from tools.broadcast.store import BroadcastStore
 

@@ -22,16 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sextant.errors import PromptError
+
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 HUNTER = "coin_hunter"
 NEWS = "news_analyst"
 REPAIR = "repair"
 _VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _MARKER = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
-
-
-class PromptError(ValueError):
-    """A prompt file that cannot be used: no user section, or a variable nobody supplies."""
 
 
 @dataclass(frozen=True)

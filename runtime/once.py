@@ -1,0 +1,120 @@
+"""The one-shot commands' runs: one cycle (analysis only or trading), a manual close, the
+status of a book. The CLI parses and prints; everything between is here.
+
+Each run builds its engine (when it trades) and its services once, in that order, and releases
+them at the end whatever happens.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from execution.engine import Activity, book_equity
+from execution.report import status_document
+from execution.store import Store, parse_time
+from graph.state import CycleState
+from runtime.cycle import resolve_as_of, run_cycle
+from runtime.factory import build_engine
+from runtime.hour import trading_hour
+from runtime.services import build_services
+from sextant.clock import SystemClock
+from sextant.config import Settings
+from sextant.positions import Position
+
+
+@dataclass
+class OnceResult:
+    state: CycleState
+    total_ms: float
+    activity: Activity = field(default_factory=Activity)
+    # every position this run opened, changed or closed, and every open one (by open time)
+    positions: list[Position] = field(default_factory=list)
+
+
+async def analyse_once(settings: Settings, as_of: datetime | None) -> OnceResult:
+    """One cycle that touches no book (`run --once --no-trade`)."""
+    services = build_services(settings)
+    try:
+        state, total = await run_cycle(services, as_of=as_of, symbols=list(settings.watchlist))
+    finally:
+        await services.aclose()
+    return OnceResult(state, total)
+
+
+async def trade_once(settings: Settings, as_of: datetime | None) -> OnceResult:
+    """Monitor the book up to as_of, run the cycle, execute it (paper in dry_run)."""
+    engine = build_engine(settings)
+    services = build_services(settings, engine=engine)
+    try:
+        await engine.start()
+        watch = list(settings.watchlist)
+        if as_of is None:
+            as_of = await resolve_as_of(services.market, watch)
+        state, total, act = await trading_hour(
+            services, engine, as_of=as_of, symbols=watch, wall=SystemClock()
+        )
+        touched = dict(act.positions)
+        for pos in engine.store.open_positions():
+            touched[pos.position_id] = pos
+    finally:
+        await engine.aclose()
+        await services.aclose()
+        engine.store.close()
+    positions = sorted(touched.values(), key=lambda p: (p.opened_at, p.position_id))
+    return OnceResult(state, total, act, positions)
+
+
+@dataclass
+class CloseResult:
+    activity: Activity
+    missing: bool = False  # no open position on the symbol asked for
+    posting_error: str | None = None
+
+
+async def close_positions(settings: Settings, symbols: Sequence[str] | None) -> CloseResult:
+    """Manual exits (`sextant close`): the same path as every other exit (the broker of
+    SEXTANT_MODE, the store, the broadcaster)."""
+    engine = build_engine(settings)
+    services = build_services(settings, engine=engine)
+    try:
+        await engine.start()
+        held = {p.symbol for p in engine.store.open_positions()}
+        if symbols is not None and not held & set(symbols):
+            return CloseResult(Activity(), missing=True)
+        # Replay books live on the data's time; a live market on the wall clock.
+        now = SystemClock().now()
+        if settings.market.source == "replay":
+            now = engine.book_time() or now
+        act = await engine.close(symbols, now=now, reason="manual")
+        error = None
+        if act.exits:
+            try:
+                await services.broadcaster.publish_exits(act.exit_events)
+            except Exception as exc:  # a failing notifier never undoes a close
+                error = str(exc)
+        return CloseResult(act, posting_error=error)
+    finally:
+        await engine.aclose()
+        await services.aclose()
+        engine.store.close()
+
+
+def book_status(settings: Settings) -> dict[str, Any]:
+    """`sextant.status/1` from the database (and the loop's heartbeat): never the exchange.
+    Paper equity is derived from the book; on Bybit it is the last equity the loop observed."""
+    store = Store.open(settings.state_dir)
+    try:
+        start = Decimal(store.get("starting_equity") or settings.equity)
+        now = parse_time(store.get("book_time"))
+        if settings.mode == "dry_run":
+            equity = book_equity(store, start)
+        else:
+            day = store.latest_day()
+            equity = day.last_equity if day is not None else start
+        return status_document(
+            store, mode=settings.mode, equity=equity, now=now, state_dir=settings.state_dir
+        )
+    finally:
+        store.close()
