@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@test -x "$(PY)" || { echo "Python $(PYTHON_VERSION) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]' > $(VENV)/pip.log 2>&1 || { grep -v "is ignored" $(VENV)/pip.log; exit 1; }
-	$(BIN)/python -c "import cli, runtime, backtest, graph, agents, execution, tools, sextant, pandas_ta"
+	$(BIN)/python -c "import cli, runtime, backtest, graph, agents, execution, tools, sextant, dashboard.app, pandas_ta"
 	touch $(STAMP)
 
 demo: $(STAMP)  ## one cycle on the bundled data: no keys, no network

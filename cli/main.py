@@ -9,7 +9,10 @@ from sextant.errors import ConfigError, SextantError
 from sextant.logs import setup_logging
 
 # Subcommand modules under cli.commands, in help order.
-COMMANDS = ("run", "loop", "status", "close", "prompt", "backtest", "data", "profile")
+COMMANDS = (
+    "run", "loop", "status", "close", "dashboard", "health", "prompt", "backtest", "data",
+    "profile",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

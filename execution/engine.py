@@ -12,13 +12,15 @@ the market confirms) are made once and kept. That is what lets a killed process 
 redo the hour it was in.
 """
 
+import asyncio
+import functools
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Concatenate, Protocol
 
 from execution.prices import PriceFeed, dec
 from execution.store import FundingPayment, StaleWrite, Store, iso, parse_time
@@ -107,6 +109,20 @@ def book_equity(
     return eq
 
 
+def _serialised[**P, R](
+    method: Callable[Concatenate["ExecutionEngine", P], Awaitable[R]],
+) -> Callable[Concatenate["ExecutionEngine", P], Awaitable[R]]:
+    """One book operation at a time: the loop's monitor and cycle and a close from the
+    embedded dashboard run on the same event loop and must not interleave on a position."""
+
+    @functools.wraps(method)
+    async def run(self: "ExecutionEngine", *args: P.args, **kwargs: P.kwargs) -> R:
+        async with self._serial:
+            return await method(self, *args, **kwargs)
+
+    return run
+
+
 def _ceil_hour(ts: datetime) -> datetime:
     floor = ts.replace(minute=0, second=0, microsecond=0)
     return floor if floor == ts else floor + HOUR
@@ -176,9 +192,11 @@ class ExecutionEngine:
         self._exchange_equity: Decimal | None = None
         self._guard = guard
         self._lock: Releasable | None = None
+        self._serial = asyncio.Lock()
 
     # -- start and account ----------------------------------------------------------------
 
+    @_serialised
     async def start(self) -> SyncReport:
         """Connect and reconcile. On an exchange broker only one process may do that for a
         state directory: the runtime's `guard` (the loop's lock, `runtime.lock.claim`) is taken
@@ -264,6 +282,7 @@ class ExecutionEngine:
                 status = "wait" if sig.decision == "WAIT" else "recorded"
                 tx.put_signal(sig, cycle_id, status, overwrite=False)
 
+    @_serialised
     async def execute(
         self,
         signals: Sequence[Signal],
@@ -409,6 +428,7 @@ class ExecutionEngine:
 
     # -- the position monitor ---------------------------------------------------------------
 
+    @_serialised
     async def advance(self, until: datetime, flags: NewsFlags | None = None) -> Activity:
         """Catch up to `until` over closed 1h bars: stops, targets, trailing, stale exits,
         funding and the circuit breaker, hour by hour (the replay monitor, `run --once`,
@@ -450,6 +470,7 @@ class ExecutionEngine:
         self._advance_book_time(until)
         return act
 
+    @_serialised
     async def tick(self, now: datetime, flags: NewsFlags | None = None) -> Activity:
         """One live monitor pass (every 30 s): sync with the exchange, then one tick per open
         position at its last price."""
@@ -548,6 +569,7 @@ class ExecutionEngine:
         day = (t - EPS).date()
         with self.store.tx() as tx:
             tx.ensure_day(day, eq, t)
+            tx.mark_equity(t, eq)
             if t.date() != day:  # exactly midnight: the new day starts with this equity
                 tx.ensure_day(t.date(), eq, t)
         rec = self.store.day(day)
@@ -583,6 +605,7 @@ class ExecutionEngine:
 
     # -- manual and forced exits --------------------------------------------------------------
 
+    @_serialised
     async def close(
         self, symbols: Iterable[str] | None, *, now: datetime, reason: ExitReason = "manual"
     ) -> Activity:

@@ -113,6 +113,30 @@ def status_document(
     }
 
 
+def close_document(act: Any) -> dict[str, Any]:
+    """`sextant.close/1`: the exit fills of a manual close and the positions they touched
+    (`sextant close --json`, the dashboard's POST /api/positions/close)."""
+    closed = [
+        {
+            "position_id": f.position_id,
+            "symbol": f.symbol,
+            "side": f.side,
+            "reason": f.reason,
+            "quantity": float(f.quantity),
+            "price": float(f.price),
+            "pnl": float(f.pnl),
+            "fee": float(f.fee),
+            "time": iso_z(f.time),
+        }
+        for _, f in act.exits
+    ]
+    return {
+        "schema": "sextant.close/1",
+        "closed": closed,
+        "positions": [position_doc(p) for p in act.positions.values()],
+    }
+
+
 def status_table(doc: dict[str, Any]) -> str:
     cb = doc["circuit_breaker"]
     lines = [

@@ -141,6 +141,13 @@ def _v2(conn: Connection) -> None:
     conn.execute(text("DELETE FROM execution_kv WHERE key='news_flags'"))
 
 
+def _v3(conn: Connection) -> None:
+    # The equity curve: the last equity the monitor observed in each UTC hour.
+    conn.execute(text(
+        "CREATE TABLE equity_marks (hour TEXT PRIMARY KEY, at TEXT NOT NULL, equity TEXT NOT NULL)"
+    ))
+
+
 MIGRATIONS = [
     Migration(
         COMPONENT,
@@ -149,6 +156,7 @@ MIGRATIONS = [
         _v1,
     ),
     Migration(COMPONENT, 2, "news-panic flags as a table", _v2),
+    Migration(COMPONENT, 3, "hourly equity marks (the equity curve)", _v3),
 ]
 
 
@@ -394,6 +402,17 @@ class Tx:
             {"day": day.isoformat(), "eq": str(equity), "t": iso(time)},
         )
 
+    def mark_equity(self, time: datetime, equity: Decimal) -> None:
+        """The equity curve keeps one point per UTC hour: its latest observation."""
+        hour = time.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        self.conn.execute(
+            text(
+                "INSERT INTO equity_marks VALUES (:h, :t, :eq) ON CONFLICT(hour) DO UPDATE SET"
+                " at=excluded.at, equity=excluded.equity WHERE excluded.at >= equity_marks.at"
+            ),
+            {"h": iso(hour), "t": iso(time), "eq": str(equity)},
+        )
+
     def trip_breaker(self, day: date, until: datetime, time: datetime, pnl_pct: Decimal) -> None:
         self.conn.execute(
             text(
@@ -590,6 +609,17 @@ class Store:
     def days(self) -> list[DayRecord]:
         return [_day(r) for r in self._rows("SELECT * FROM daily_equity ORDER BY day")]
 
+    def equity_marks(self, since: datetime | None = None) -> list[tuple[datetime, Decimal]]:
+        """(time observed, equity), one per UTC hour, oldest first."""
+        sql = "SELECT at, equity FROM equity_marks"
+        if since is not None:
+            sql += " WHERE hour >= :since"
+        sql += " ORDER BY hour"
+        return [
+            (parse_time(r.at), Decimal(r.equity))  # type: ignore[misc]
+            for r in self._rows(sql, since=iso(since))
+        ]
+
     def cycle(self, cycle_id: str) -> CycleRecord | None:
         rows = self._rows("SELECT * FROM cycles WHERE cycle_id=:id", id=cycle_id)
         return _cycle(rows[0]) if rows else None
@@ -600,6 +630,19 @@ class Store:
             sql += " WHERE status=:s"
         sql += " ORDER BY as_of"
         return [_cycle(r) for r in self._rows(sql, s=status)]
+
+    def recent_cycles(self, limit: int) -> list[CycleRecord]:
+        """The `limit` latest cycles by as_of (any status), newest first."""
+        rows = self._rows("SELECT * FROM cycles ORDER BY as_of DESC LIMIT :n", n=limit)
+        return [_cycle(r) for r in rows]
+
+    def exit_fills(self, limit: int) -> list[Fill]:
+        """The `limit` latest exit fills, newest first."""
+        rows = self._rows(
+            "SELECT data FROM fills WHERE kind='exit' ORDER BY time DESC, fill_id DESC LIMIT :n",
+            n=limit,
+        )
+        return [Fill.model_validate_json(r.data) for r in rows]
 
     def last_cycle(self, status: str | None = "completed") -> CycleRecord | None:
         sql = "SELECT * FROM cycles"

@@ -101,3 +101,41 @@ def write_heartbeat(
     tmp.write_text(json.dumps(doc, indent=2))
     os.replace(tmp, path)
     return doc
+
+
+def lock_holder(state_dir: Path) -> int | None:
+    """The pid holding `state_dir`'s lock (0 when held by a process this namespace cannot
+    see), or None when it is free; asked without taking it (Linux `/proc/locks`), so a loop
+    starting at that moment never finds it taken. Elsewhere: a take-and-release try."""
+    path = Path(state_dir) / LOCK_FILE
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    try:
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return _try_lock(path)
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table.splitlines():
+        parts = line.split()
+        if "->" in parts or len(parts) < 6 or parts[1] != "FLOCK":
+            continue  # a waiter, or another kind of lock
+        if parts[5] == device:
+            try:
+                return max(int(parts[4]), 0)
+            except ValueError:
+                return 0
+    return None
+
+
+def _try_lock(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        return int(holder) if holder.isdigit() else 0
+    finally:
+        os.close(fd)  # closing the descriptor releases a lock it took
+    return None

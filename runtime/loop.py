@@ -48,6 +48,7 @@ from runtime.lock import InstanceLock, write_heartbeat
 from runtime.services import build_services
 from sextant.clock import Clock, FixedClock, SystemClock, floor_hour
 from sextant.config import Settings
+from sextant.models import iso_z
 from tools.broadcast.commands import make_commands
 
 log = logging.getLogger("sextant.loop")
@@ -121,6 +122,7 @@ class TradingLoop:
             last_cycle_finished_at=self.last_cycle_finished_at,
             mode=self.settings.mode,
             replay=self.replay is not None,
+            updated_at=iso_z(self.wall.now()),  # the health check's freshness (sextant health)
         )
 
     # -- run ------------------------------------------------------------------------------
@@ -304,16 +306,35 @@ class TradingLoop:
         return failure
 
 
-async def serve(settings: Settings, replay: ReplayWindow | None, *, quiet: bool) -> TradingLoop:
+# Runs while the loop runs, on its event loop, with its engine (the CLI's embedded dashboard):
+# (settings, engine, broadcaster, clock) -> an async context manager.
+Alongside = Callable[
+    [Settings, ExecutionEngine, Any, Clock], contextlib.AbstractAsyncContextManager[Any]
+]
+
+
+async def serve(
+    settings: Settings,
+    replay: ReplayWindow | None,
+    *,
+    quiet: bool,
+    alongside: Alongside | None = None,
+) -> TradingLoop:
     """`sextant loop`: the state directory's lock (`AlreadyRunning` when another process holds
     it), the engine, the services built with it, the Telegram commands (when configured),
-    SIGTERM/SIGINT, the loop; everything released at the end. Returns the finished loop (its
-    counters say what it did)."""
+    `alongside` (the dashboard), SIGTERM/SIGINT, the loop; everything released at the end.
+    Returns the finished loop (its counters say what it did)."""
     with InstanceLock(settings.state_dir):
-        return await _serve(settings, replay, quiet=quiet)
+        return await _serve(settings, replay, quiet=quiet, alongside=alongside)
 
 
-async def _serve(settings: Settings, replay: ReplayWindow | None, *, quiet: bool) -> TradingLoop:
+async def _serve(
+    settings: Settings,
+    replay: ReplayWindow | None,
+    *,
+    quiet: bool,
+    alongside: Alongside | None = None,
+) -> TradingLoop:
     clock: Clock = FixedClock(replay.start) if replay is not None else SystemClock()
     engine = build_engine(settings)
     services = build_services(settings, clock=clock, engine=engine, quiet=quiet)
@@ -339,7 +360,12 @@ async def _serve(settings: Settings, replay: ReplayWindow | None, *, quiet: bool
     try:
         if commands is not None:
             await commands.start()
-        await loop.run()
+        async with (
+            alongside(settings, engine, services.broadcaster, clock)
+            if alongside is not None
+            else contextlib.nullcontext()
+        ):
+            await loop.run()
     finally:
         if commands is not None:
             await commands.stop()

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from execution.engine import Activity, book_equity
+from execution.engine import Activity, ExecutionEngine, book_equity
 from execution.report import status_document
 from execution.store import Store, parse_time
 from graph.state import CycleState
@@ -74,31 +74,44 @@ class CloseResult:
 
 
 async def close_positions(settings: Settings, symbols: Sequence[str] | None) -> CloseResult:
-    """Manual exits (`sextant close`): the same path as every other exit (the broker of
-    SEXTANT_MODE, the store, the broadcaster)."""
+    """Manual exits (`sextant close`, `sextant dashboard`'s close button): the same path as
+    every other exit (the broker of SEXTANT_MODE, the store, the broadcaster)."""
     engine = build_engine(settings)
     services = build_services(settings, engine=engine)
     try:
         await engine.start()
-        held = {p.symbol for p in engine.store.open_positions()}
-        if symbols is not None and not held & set(symbols):
-            return CloseResult(Activity(), missing=True)
-        # Replay books live on the data's time; a live market on the wall clock.
-        now = SystemClock().now()
-        if settings.market.source == "replay":
-            now = engine.book_time() or now
-        act = await engine.close(symbols, now=now, reason="manual")
-        error = None
-        if act.exits:
-            try:
-                await services.broadcaster.publish_exits(act.exit_events)
-            except Exception as exc:  # a failing notifier never undoes a close
-                error = str(exc)
-        return CloseResult(act, posting_error=error)
+        return await close_held(
+            engine, services.broadcaster, symbols, now=close_time(engine, SystemClock().now())
+        )
     finally:
         await engine.aclose()
         await services.aclose()
         engine.store.close()
+
+
+def close_time(engine: ExecutionEngine, wall_now: datetime) -> datetime:
+    """Replay books live on the data's time; a live market on the wall clock."""
+    if engine.settings.market.source == "replay":
+        return engine.book_time() or wall_now
+    return wall_now
+
+
+async def close_held(
+    engine: ExecutionEngine, broadcaster: Any, symbols: Sequence[str] | None, *, now: datetime
+) -> CloseResult:
+    """Close `symbols` (None: everything open) on a started engine and announce the exits: the
+    body of every manual close, in its own process (above) or in the loop's (its dashboard)."""
+    held = {p.symbol for p in engine.store.open_positions()}
+    if symbols is not None and not held & set(symbols):
+        return CloseResult(Activity(), missing=True)
+    act = await engine.close(symbols, now=now, reason="manual")
+    error = None
+    if act.exits:
+        try:
+            await broadcaster.publish_exits(act.exit_events)
+        except Exception as exc:  # a failing notifier never undoes a close
+            error = str(exc)
+    return CloseResult(act, posting_error=error)
 
 
 def book_status(settings: Settings) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """`sextant close SYMBOL` / `sextant close --all`: manual exits through the same path as every
-other exit (the broker of SEXTANT_MODE, the store, the broadcaster)."""
+other exit (the broker of SEXTANT_MODE, the store, the broadcaster); the dashboard's close
+button takes the same path (runtime/once.py: close_positions, close_held)."""
 
 import argparse
 import asyncio
@@ -9,7 +10,6 @@ from typing import Any
 
 from cli.common import EXIT_FAILED, EXIT_OK, add_config_arg, settings_from
 from sextant.config import ConfigError, normalise_symbol
-from sextant.models import iso_z
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _close(args: argparse.Namespace, settings: Any, symbols: list[str] | None) -> int:
-    from execution.report import position_doc
+    from execution.report import close_document
     from runtime.once import close_positions
 
     result = await close_positions(settings, symbols)
@@ -40,27 +40,9 @@ async def _close(args: argparse.Namespace, settings: Any, symbols: list[str] | N
         return EXIT_FAILED
     if result.posting_error is not None:
         print(f"sextant close: posting failed: {result.posting_error}", file=sys.stderr)
-    act = result.activity
-    closed = [
-        {
-            "position_id": f.position_id,
-            "symbol": f.symbol,
-            "side": f.side,
-            "reason": f.reason,
-            "quantity": float(f.quantity),
-            "price": float(f.price),
-            "pnl": float(f.pnl),
-            "fee": float(f.fee),
-            "time": iso_z(f.time),
-        }
-        for _, f in act.exits
-    ]
+    doc = close_document(result.activity)
+    closed = doc["closed"]
     if args.json:
-        doc = {
-            "schema": "sextant.close/1",
-            "closed": closed,
-            "positions": [position_doc(p) for p in act.positions.values()],
-        }
         print(json.dumps(doc, indent=2))
     elif not closed:
         print("nothing to close")

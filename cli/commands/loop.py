@@ -72,6 +72,11 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError("--replay-to: before --replay-from")
     logging.getLogger("sextant").setLevel(min(logging.getLogger().level, logging.INFO))
     window = ReplayWindow(replay_from, replay_to, speed) if replay_from is not None else None
+    if settings.service.log_file is not None:
+        from sextant.logfile import add_log_file
+
+        svc = settings.service
+        add_log_file(svc.log_file, svc.log_max_bytes, svc.log_backups)
     try:
         return asyncio.run(_run(args, settings, window))
     except AlreadyRunning as exc:
@@ -80,9 +85,12 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings, window: Any) -> int:
+    from dashboard.server import embedded_dashboard
     from runtime.loop import serve
 
-    loop = await serve(settings, window, quiet=args.quiet)
+    # SEXTANT_DASHBOARD__ENABLED: the dashboard on the loop's event loop, closing through its
+    # engine (nothing is started when it is false)
+    loop = await serve(settings, window, quiet=args.quiet, alongside=embedded_dashboard)
     print(
         f"sextant loop: {'stopped' if loop.stopping else 'done'} after {loop.cycles_run} cycles; "
         f"last cycle {loop.last_cycle_as_of}",

@@ -15,12 +15,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from sextant.config.dashboard import DashboardSettings
 from sextant.config.execution import ExecutionSettings
 from sextant.config.llm import LLMSettings
 from sextant.config.market import FilterSettings, MarketSettings
 from sextant.config.math import MathSettings
 from sextant.config.news import NewsSettings
 from sextant.config.risk import RiskSettings
+from sextant.config.service import ServiceSettings
 from sextant.config.telegram import TelegramSettings
 from sextant.errors import ConfigError
 from sextant.logs import register_secrets
@@ -97,6 +99,8 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     # Secrets: the usual unprefixed names. SecretStr keeps them out of reprs and logs.
     openrouter_api_key: SecretStr | None = Field(
@@ -256,9 +260,14 @@ def load_settings(
     register_secrets(
         v.get_secret_value()
         for v in (settings.openrouter_api_key, settings.bybit_api_key,
-                  settings.bybit_api_secret, settings.telegram_bot_token)
+                  settings.bybit_api_secret, settings.telegram_bot_token,
+                  settings.dashboard.token)
         if v is not None
     )
+    # LangSmith reads its own variables; never let it trace without a key (sextant.tracing).
+    from sextant.tracing import configure_tracing
+
+    configure_tracing()
     return settings
 
 

@@ -140,6 +140,15 @@ class TapeEntry:
     cost_usd: float
 
 
+@dataclass(frozen=True)
+class DaySpend:
+    day: date
+    cost_usd: float
+    calls: int  # model requests made (every attempt, failed ones too)
+    tokens_in: int
+    tokens_out: int
+
+
 class Tape:
     def __init__(self, state_dir: Path, live_tolerance: timedelta = timedelta(hours=2)) -> None:
         self.state_dir = Path(state_dir)
@@ -227,6 +236,22 @@ class Tape:
                 {"d": day.isoformat()},
             ).scalar()
         return float(value or 0.0)
+
+    def daily_spend(self, days: int) -> list[DaySpend]:
+        """Spend per UTC day (the day the calls were made), the `days` latest, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT day, COALESCE(SUM(cost_usd), 0), COUNT(*), COALESCE(SUM(tokens_in), 0),"
+                    " COALESCE(SUM(tokens_out), 0) FROM llm_tape GROUP BY day ORDER BY day DESC"
+                    " LIMIT :n"
+                ),
+                {"n": days},
+            ).all()
+        return [
+            DaySpend(date.fromisoformat(r[0]), float(r[1]), int(r[2]), int(r[3]), int(r[4]))
+            for r in rows
+        ]
 
     def prompt_text(self, prompt_hash: str) -> str | None:
         with self.engine.connect() as conn:
