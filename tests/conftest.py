@@ -43,7 +43,7 @@ def no_network() -> Iterator[None]:
     if attempts:
         pytest.fail(f"the test tried to reach the network:\n{attempts[:4000]}", pytrace=False)
 
-ENV_PREFIXES = ("SEXTANT_", "OPENROUTER_", "BYBIT_", "TELEGRAM_")
+ENV_PREFIXES = ("SEXTANT_", "OPENROUTER_", "BYBIT_", "TELEGRAM_", "LANGSMITH_", "LANGCHAIN_")
 
 
 @pytest.fixture(autouse=True)

@@ -85,7 +85,7 @@
       var xs = [];
       for (var i = 13; i >= 0; i--) { xs.push(end - i * 86400); }
       var cost = xs.map(function (x) { return spent[new Date(x * 1000).toISOString().slice(0, 10)] || 0; });
-      var budget = days.map(function () { return doc.budget_usd; });
+      var budget = xs.map(function () { return doc.budget_usd; });
       var data = [xs, cost, budget];
       if (charts.llm) { charts.llm.setData(data); return; }
       el.textContent = "";
@@ -139,9 +139,10 @@
   }
 
   function refresh() {
-    Promise.all([refreshStatus(), refreshPositions(), equityChart(), llmChart()])
+    return Promise.all([refreshStatus(), refreshPositions(), equityChart(), llmChart()])
       .catch(function (e) { flash("refresh failed: " + e.message, true); });
   }
+  window.sextantRefresh = refresh;  // what the timer calls; handy from the console too
 
   // -- the token and the close action ---------------------------------------------------
   function token() { return sessionStorage.getItem(TOKEN_KEY); }

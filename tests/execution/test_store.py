@@ -19,8 +19,8 @@ def test_tables_and_migration_recorded_once(tmp_path: Path) -> None:
             text("SELECT component, version FROM schema_migrations WHERE component='execution'")
         ).all()
     assert {"positions", "orders", "fills", "signals", "funding_payments", "daily_equity",
-            "cycles", "news_flags"} <= names
-    assert sorted(rows) == [("execution", 1), ("execution", 2)]
+            "cycles", "news_flags", "equity_marks"} <= names
+    assert sorted(rows) == [("execution", 1), ("execution", 2), ("execution", 3)]
 
 
 def test_news_flags_are_a_table_and_old_text_flags_migrate(tmp_path: Path) -> None:
@@ -82,3 +82,23 @@ def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
         tx.insert_position(p)
         raise RuntimeError("killed mid-way")
     assert store.positions() == []
+
+
+def test_equity_marks_keep_the_latest_observation_of_each_hour(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    store = Store.open(tmp_path)
+    t = datetime(2025, 4, 7, 10, 0, tzinfo=UTC)
+    try:
+        with store.tx() as tx:
+            tx.mark_equity(t.replace(minute=30), Decimal("101"))
+            tx.mark_equity(t.replace(minute=59), Decimal("102"))
+            tx.mark_equity(t.replace(minute=10), Decimal("99"))  # older: kept out
+            tx.mark_equity(t.replace(hour=11), Decimal("103"))
+        assert store.equity_marks() == [
+            (t.replace(minute=59), Decimal("102")), (t.replace(hour=11), Decimal("103"))
+        ]
+        assert store.equity_marks(since=t.replace(hour=11)) == [(t.replace(hour=11),
+                                                                 Decimal("103"))]
+    finally:
+        store.close()
