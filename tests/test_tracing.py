@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from sextant.cli.main import main
+from cli.main import main
 from sextant.tracing import configure_tracing
 
 CYCLE = ["run", "--once", "--symbols", "BTC", "--as-of", "2025-04-07T15:00Z"]
@@ -134,7 +134,7 @@ def test_with_a_key_traces_go_to_the_configured_endpoint(fake_langsmith: FakeLan
         "BYBIT_API_SECRET": "bybit-secret-must-not-leak",
     })
     before = guard_records()
-    proc = subprocess.run([sys.executable, "-m", "sextant", *CYCLE], cwd=os.getcwd(), env=env,
+    proc = subprocess.run([sys.executable, "-m", "cli", *CYCLE], cwd=os.getcwd(), env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert guard_records() == before  # loopback only: the fake

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sextant.cli.main import main
+from cli.main import main
 from tools.llm.tape import Tape, TapeRecord
 
 HOURS = ("2025-04-07T10:00Z", "2025-04-07T15:00Z", "2025-04-07T16:00Z")

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from cli.main import main
 from dashboard.actions import StandaloneActions
 from dashboard.app import create_app
 from dashboard.auth import TokenGate
 from dashboard.readmodel import ReadModel
 from execution.store import Store
-from sextant.cli.main import main
 from sextant.config import Settings, load_settings
 from sextant.positions import EXIT_REASONS
 from tests.dashboard.helpers import REPORT, TOKEN

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from cli.main import main
 from dashboard.formatting import money, price
-from sextant.cli.main import main
 from tests.dashboard.helpers import REPORT, TOKEN, served
 
 pytestmark = pytest.mark.browser

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli.main import main
 from dashboard.server import embedded_dashboard
-from execution.factory import build_engine
-from execution.loop import ReplayWindow, TradingLoop
 from execution.report import book_status
-from graph.services import build_services
-from sextant.cli.main import main
+from runtime.factory import build_engine
+from runtime.loop import ReplayWindow, TradingLoop
+from runtime.services import build_services
 from sextant.clock import FixedClock, SystemClock
 from sextant.config import load_settings
 from tests.dashboard.helpers import TOKEN
@@ -116,7 +116,7 @@ def test_sextant_loop_serves_it_and_writes_its_log_file(
 def loop_holds_the_lock(state: Path):  # type: ignore[no-untyped-def]
     """Another process holding the state's loop lock, as a running `sextant loop` does."""
     code = (
-        "import sys; from execution.lock import InstanceLock; "
+        "import sys; from runtime.lock import InstanceLock; "
         "l = InstanceLock(sys.argv[1]); l.acquire(); print('locked', flush=True); "
         "sys.stdin.read()"
     )
@@ -179,7 +179,7 @@ async def test_one_book_operation_at_a_time(tmp_path: Path) -> None:
             inside.pop()
 
     engine.broker.apply = slow_apply  # type: ignore[method-assign]
-    from execution.runner import trading_hour
+    from runtime.hour import trading_hour
 
     services = build_services(settings, clock=FixedClock(datetime(2025, 4, 7, 10, tzinfo=UTC)))
     try:

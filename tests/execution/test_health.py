@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from execution.health import heartbeat_health
-from execution.lock import InstanceLock, write_heartbeat
-from sextant.cli.main import main
+from cli.main import main
+from runtime.health import heartbeat_health
+from runtime.lock import InstanceLock, write_heartbeat
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
