@@ -14,9 +14,9 @@ import pytest
 
 from cli.main import main
 from dashboard.server import embedded_dashboard
-from execution.report import book_status
 from runtime.factory import build_engine
 from runtime.loop import ReplayWindow, TradingLoop
+from runtime.once import book_status
 from runtime.services import build_services
 from sextant.clock import FixedClock, SystemClock
 from sextant.config import load_settings
@@ -42,8 +42,8 @@ async def test_the_loop_serves_the_dashboard_and_closes_through_its_engine(
     )
     start, end = datetime(2025, 4, 7, 9, tzinfo=UTC), datetime(2025, 4, 7, 12, tzinfo=UTC)
     clock = FixedClock(start)
-    services = build_services(settings, clock=clock)
     engine = build_engine(settings)
+    services = build_services(settings, clock=clock, engine=engine)
     seen: dict = {}
 
     async def between_hours(seconds: float) -> None:
@@ -53,7 +53,7 @@ async def test_the_loop_serves_the_dashboard_and_closes_through_its_engine(
         async with httpx.AsyncClient(base_url=seen["url"], timeout=10) as web:
             status = (await web.get("/api/status")).json()
             seen["status"] = status
-            seen["expected"] = book_status(settings, engine.store)
+            seen["expected"] = book_status(settings)
             seen["page"] = (await web.get("/")).text
             symbol = status["positions"][0]["symbol"]
             refused = await web.post("/api/positions/close", json={"symbol": symbol})
@@ -181,7 +181,8 @@ async def test_one_book_operation_at_a_time(tmp_path: Path) -> None:
     engine.broker.apply = slow_apply  # type: ignore[method-assign]
     from runtime.hour import trading_hour
 
-    services = build_services(settings, clock=FixedClock(datetime(2025, 4, 7, 10, tzinfo=UTC)))
+    services = build_services(settings, clock=FixedClock(datetime(2025, 4, 7, 10, tzinfo=UTC)),
+                              engine=engine)
     try:
         await engine.start()
         symbols = [s if "/" in s else f"{s}/USDT:USDT" for s in CLI_SYMBOLS.split(",")]
