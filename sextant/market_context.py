@@ -1,16 +1,20 @@
 """Market-wide context computed from the reference symbol (BTC). Pure."""
 
+import numpy as np
 import pandas as pd
 
+from sextant.math_engine.candles import utc_index
+from sextant.math_engine.change import change_over_hours
 
-def change_pct(closes: pd.Series, bars: int) -> float | None:
-    """Close-to-close change over the last `bars` closed bars, in percent."""
-    if len(closes) <= bars:
+
+def change_pct(closes: pd.Series, hours: int) -> float | None:
+    """The change of the last closed 1h bar over `hours` hours, in percent (None: unknown).
+    `closes` is indexed by bar open time."""
+    if closes.empty:
         return None
-    start = float(closes.iloc[-bars - 1])
-    if start <= 0:
-        return None
-    return (float(closes.iloc[-1]) / start - 1) * 100
+    open_ns = utc_index(closes.index).asi8
+    last = change_over_hours(open_ns, closes.to_numpy(float), hours)[-1]
+    return float(last) if np.isfinite(last) else None
 
 
 def open_interest_in_base(points: pd.Series, unit: str, closes_1h: pd.Series) -> pd.Series:

@@ -7,8 +7,9 @@ import pandas as pd
 
 from sextant.config.math import MathSettings
 from sextant.math_engine.alignment import prepare
-from sextant.math_engine.candles import HOUR_NS, Candles
-from sextant.math_engine.indicators import safe_ratio, shift, sma, true_range
+from sextant.math_engine.candles import Candles
+from sextant.math_engine.change import change_over_hours
+from sextant.math_engine.indicators import safe_ratio, sma, true_range
 from sextant.math_engine.models import Volatility
 
 CHANGE_BARS = 4  # fixed by the field's meaning (change_4h_pct) and the BTC veto it feeds
@@ -24,18 +25,16 @@ def hourly_volatility(c1h: Candles, settings: MathSettings) -> dict[str, np.ndar
 
     volatility_ratio = mean TR of the last `vol_ratio_recent_bars` / mean TR of the last
                        `vol_ratio_baseline_bars` (NaN until the baseline window is full)
-    change_4h_pct    = close_t / close_{t-4} - 1, in %; NaN when bar t-4 is not exactly 4 h
-                       earlier (a hole in the data)
+    change_4h_pct    = close_t / close of the bar opened 4 h before - 1, in %; NaN when that
+                       bar is missing (`change_over_hours`, also the cycle's BTC 4h change)
     """
     tr = true_range(c1h.high, c1h.low, c1h.close)
     recent = sma(tr, settings.vol_ratio_recent_bars)
     baseline = sma(tr, settings.vol_ratio_baseline_bars)
     ratio = safe_ratio(recent, baseline)
     ratio = np.where(np.isinf(ratio), np.nan, ratio)
-    then_ns = shift(c1h.open_ns.astype(np.float64), CHANGE_BARS)
-    contiguous = (c1h.open_ns - then_ns) == CHANGE_BARS * HOUR_NS
-    change = 100.0 * (c1h.close / shift(c1h.close, CHANGE_BARS) - 1.0)
-    return {"volatility_ratio": ratio, "change_4h_pct": np.where(contiguous, change, np.nan)}
+    change = change_over_hours(c1h.open_ns, c1h.close, CHANGE_BARS)
+    return {"volatility_ratio": ratio, "change_4h_pct": change}
 
 
 def atr_pct(daily_mtr: np.ndarray, close: np.ndarray) -> np.ndarray:
