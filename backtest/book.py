@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sextant.lifecycle import circuit_breaker_until, r_multiple, utc_day_start
+from sextant.account import Ledger
+from sextant.lifecycle import r_multiple
 from sextant.models import PortfolioState
 from sextant.positions import Fill, Position
 
@@ -56,32 +57,50 @@ class OpenTrade:
     net_so_far: Decimal = ZERO
     r_weighted: Decimal = ZERO
     close_for_news: bool = False
+    news_price: Decimal | None = None  # the quote a news-panic close takes (fills="quote")
 
 
 @dataclass
 class Book:
-    cash: Decimal
-    day_start_equity: Decimal
+    ledger: Ledger
     open: dict[str, OpenTrade] = field(default_factory=dict)
     closed: list[ClosedPosition] = field(default_factory=list)
     trades: list[TradeRow] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
-    fees: Decimal = ZERO
-    funding: Decimal = ZERO
-    breaker_until: datetime | None = None
+
+    @classmethod
+    def starting(cls, equity: Decimal) -> "Book":
+        return cls(Ledger(cash=equity))
+
+    @property
+    def cash(self) -> Decimal:
+        return self.ledger.cash
+
+    @property
+    def fills(self) -> list[Fill]:
+        return self.ledger.fills
+
+    @property
+    def fees(self) -> Decimal:
+        return self.ledger.fees
+
+    @property
+    def funding(self) -> Decimal:
+        return self.ledger.funding
 
     def enter(self, position: Position, fill: Fill) -> None:
+        self.ledger.enter(position, fill)
         self.open[position.symbol] = OpenTrade(position, fill.fee)
-        self.cash -= fill.fee
-        self.fees += fill.fee
-        self.fills.append(fill)
+
+    def move(self, position: Position) -> None:
+        """A lifecycle step without a fill (best price, last price, stop moves)."""
+        self.ledger.open[position.symbol] = position
+        self.open[position.symbol].position = position
 
     def pay_funding(self, symbol: str, position: Position, payment: Decimal) -> None:
         trade = self.open[symbol]
         trade.position = position
         trade.funding_left += payment
-        self.cash -= payment
-        self.funding += payment
+        self.ledger.pay_funding(position, payment)
 
     def exit(self, before: Position, after: Position, fill: Fill) -> None:
         """Book an exit fill of `before` (the position as it was) that left `after`."""
@@ -110,9 +129,7 @@ class Book:
                 position_id=before.position_id,
             )
         )
-        self.fills.append(fill)
-        self.cash += fill.pnl - fill.fee
-        self.fees += fill.fee
+        self.ledger.exit(after, fill)
         trade.position = after
         trade.net_so_far += net
         trade.r_weighted += r * fill.quantity
@@ -128,34 +145,18 @@ class Book:
                 )
             )
 
-    # -- valuation ------------------------------------------------------------------------
+    # -- valuation, the day, the portfolio: the account core's ------------------------------
 
     def equity(self, prices: dict[str, Decimal]) -> Decimal:
-        return self.cash + sum(
-            (t.position.unrealized_pnl(prices[s]) for s, t in self.open.items()), ZERO
-        )
+        return self.ledger.equity(prices)
 
-    def margin_used(self) -> Decimal:
-        return sum((t.position.margin for t in self.open.values()), ZERO)
+    def close_of_day(self, as_of: datetime, equity: Decimal, loss_limit_pct: float) -> bool:
+        """The UTC day's bookkeeping at a bar close (`sextant.account.observe_day`); True when
+        the circuit breaker tripped with it."""
+        return self.ledger.observe(as_of, equity, loss_limit_pct).tripped
 
-    def close_of_day(self, as_of: datetime, equity: Decimal, loss_limit_pct: float) -> None:
-        """The UTC day's bookkeeping at a bar close: a new day starts at 00:00 with the equity
-        then; a day's PnL at or below -loss_limit_pct trips the breaker until the next day."""
-        if as_of == utc_day_start(as_of):
-            self.day_start_equity = equity
-        if self.breaker_until is not None and as_of >= self.breaker_until:
-            self.breaker_until = None
-        if self.breaker_until is None:
-            self.breaker_until = circuit_breaker_until(
-                self.day_start_equity, equity, loss_limit_pct, as_of
-            )
+    def breaker_until(self, at: datetime) -> datetime | None:
+        return self.ledger.breaker_until(at)
 
-    def portfolio(self, equity: Decimal) -> PortfolioState:
-        return PortfolioState(
-            equity=equity,
-            day_start_equity=self.day_start_equity,
-            day_pnl=equity - self.day_start_equity,
-            margin_used=self.margin_used(),
-            open_symbols=tuple(sorted(self.open)),
-            circuit_breaker_until=self.breaker_until,
-        )
+    def portfolio(self, equity: Decimal, at: datetime) -> PortfolioState:
+        return self.ledger.portfolio(equity, at)

@@ -15,6 +15,13 @@ Time within hour k (the 1h bar opening at T and closing at T + 1h):
    Bybit), fills at market: slippage from the trigger (or the open of a gap) and the taker fee;
 3. at T + 1h: positions are marked at the close, the day's PnL and circuit breaker updated, and
    the Risk Manager decides on the candidates with what closed by then: nothing later is read.
+
+Fills, fees, funding, the day and the breaker are the account core's (`sextant.account`), the
+paper broker's too. `fills="quote"` takes the paper broker's reference prices instead of the
+next open: an entry decided at T fills at the quote its signal carries, a news-panic close at
+the quote at T, funding settling at T is marked at the last close and booked before the
+decisions at T, and a tripped breaker with `close_all_on_circuit_breaker` closes at once; the
+paper loop over the same hours then books the very same fills (tests/integration/test_parity.py).
 """
 
 from collections.abc import Callable
@@ -31,23 +38,10 @@ from backtest.data import DataError, DataSet, load_data
 from backtest.features import HOUR_NS, SymbolSeries
 from backtest.news import NewsSource, NoNews, unavailable
 from execution.prices import dec
+from sextant.account import FillModel, fill_entry, fill_exit, funding_due, settle_funding
 from sextant.config import Settings
 from sextant.eligibility import eligibility_reasons
-from sextant.lifecycle import (
-    Bar,
-    Exit,
-    apply_exit,
-    apply_funding,
-    entry_fill_price,
-    exit_fee,
-    exit_fill_price,
-    fee_for,
-    forced_exit,
-    funding_times,
-    open_position,
-    round_exit_price,
-    step,
-)
+from sextant.lifecycle import Bar, Exit, forced_exit, funding_times, step
 from sextant.math_engine.candles import candles_from_frame
 from sextant.math_engine.volatility import hourly_volatility
 from sextant.models import NewsAssessment, PortfolioState, Reason, Signal
@@ -67,6 +61,10 @@ class BacktestRequest:
     # Hours (decision times) at which every symbol is evaluated and the inputs recorded:
     # the equivalence test compares them with the per-cycle path.
     trace_hours: frozenset[datetime] = frozenset()
+    # Reference prices of what is decided at T (`sextant.account.FillModel`): "next_open" =
+    # the open of the bar starting at T; "quote" = the quote the signal carries and the last
+    # close, as the paper broker fills (the parity test runs both books this way).
+    fills: FillModel = "next_open"
 
 
 @dataclass(frozen=True)
@@ -202,7 +200,8 @@ class Backtest:
         st = self.settings
         es, rs = st.execution, st.risk
         tp1_fraction = Decimal(str(rs.tp1_close_fraction))
-        book = Book(cash=Decimal(st.equity), day_start_equity=Decimal(st.equity))
+        book = Book.starting(Decimal(st.equity))
+        quote = self.request.fills == "quote"
         funding = [self._funding_by_hour(s) for s in self.series]
         index = {s: j for j, s in enumerate(self.symbols)}
         no_news = {s: unavailable(s) for s in self.symbols}
@@ -232,63 +231,38 @@ class Backtest:
                 interrupted = True
                 break
             t_open, t_close = self.times[k], self.times[k + 1]
-            open_ns = int(self.grid_ns[k])
 
-            # 1a. Funding settles at T (on the funding grid) on positions opened before T.
-            settles = book.open and funding_times(
-                t_open - timedelta(hours=1), t_open, es.funding_interval_hours
-            )
-            for symbol, trade in list(book.open.items()) if settles else ():
-                pos = trade.position
-                if pos.opened_at >= t_open:
-                    continue
-                j = index[symbol]
-                rate = funding[j].get(open_ns)
-                if rate is None:
-                    missing_funding.setdefault(symbol, []).append(t_open)
-                    continue
-                row = self.rows[j][k]
-                mark = dec(self.series[j].open[row]) if row >= 0 else last_price[symbol]
-                pos, payment = apply_funding(pos, dec(rate), mark)
-                book.pay_funding(symbol, pos, payment)
+            # 1a. Funding settles at T (on the funding grid) on positions opened before T:
+            # here, after the decisions at T (next_open); with fills="quote" at the end of the
+            # previous hour (2b), before them, as the paper engine books it.
+            if not quote:
+                self._settle_funding(book, k, t_open, funding, index, last_price, missing_funding)
 
             # 1b. News panic decided at T (critical news against an open position): closed at
             # this bar's open, before anything else, as the live cycle closes it at once.
             for symbol, trade in list(book.open.items()):
                 row = self.rows[index[symbol]][k]
-                if trade.close_for_news and row >= 0:
+                if trade.close_for_news and (row >= 0 or trade.news_price is not None):
                     pos = trade.position
-                    at = dec(self.series[index[symbol]].open[row])
+                    at = trade.news_price if quote else None
+                    if at is None:
+                        at = dec(self.series[index[symbol]].open[row])
                     self._fill_exit(book, pos, forced_exit(pos, "news_panic", at), t_open)
 
-            # 1c. Entries decided at T fill at this bar's open.
+            # 1c. Entries decided at T fill at this bar's open (or at their quote).
             for sig in pending:
                 j = index[sig.symbol]
                 row = self.rows[j][k]
-                if row < 0 or sig.symbol in book.open:
+                if (row < 0 and not quote) or sig.symbol in book.open:
                     unfilled.append(f"{sig.signal_id}: no {sig.symbol} fill at {t_open:%F %H:%M}")
                     continue
-                assert sig.side is not None and sig.quantity is not None
-                assert sig.stop_loss is not None and sig.leverage is not None
-                assert sig.take_profit_1 is not None and sig.take_profit_2 is not None
-                market = self.series[j].data.market
-                price = entry_fill_price(
-                    sig.side, dec(self.series[j].open[row]), es.slippage_pct, market.price_tick
-                )
-                pos, fill = open_position(
-                    position_id=sig.signal_id,
-                    symbol=sig.symbol,
-                    side=sig.side,
-                    fill_price=price,
-                    quantity=sig.quantity,
-                    fee=fee_for(price * sig.quantity, True, es),
-                    stop_loss=sig.stop_loss,
-                    take_profit_1=sig.take_profit_1,
-                    take_profit_2=sig.take_profit_2,
-                    leverage=sig.leverage,
+                assert sig.entry is not None
+                reference = sig.entry if quote else dec(self.series[j].open[row])
+                pos, fill = fill_entry(
+                    sig,
+                    reference=reference,
+                    market=self.series[j].data.market,
                     time=t_open,
-                    tick=market.price_tick,
-                    lot=market.amount_step,
                     s=es,
                     mode="backtest",
                 )
@@ -296,7 +270,13 @@ class Backtest:
             pending = []
 
             # 2. The bar against every open position: exits, stop moves, time exits.
-            breaker_close = book.breaker_until is not None and es.close_all_on_circuit_breaker
+            # next_open: a tripped breaker closes at the close of the next bar; quote: at once
+            # (3a), as the paper engine closes on the observation that trips it
+            breaker_close = (
+                not quote
+                and es.close_all_on_circuit_breaker
+                and book.breaker_until(t_open) is not None
+            )
             for symbol, trade in list(book.open.items()):
                 j = index[symbol]
                 row = self.rows[j][k]
@@ -318,9 +298,15 @@ class Backtest:
                     close_for_circuit_breaker=breaker_close,
                 )
                 pos = res.position
-                trade.position = pos
+                book.move(pos)
                 for ex in res.exits:
                     pos = self._fill_exit(book, pos, ex, t_close)
+
+            # 2b. fills="quote": funding settling at T + 1h, before that hour's decisions.
+            if quote and k + 1 < len(self.times):
+                self._settle_funding(
+                    book, k + 1, t_close, funding, index, last_price, missing_funding
+                )
 
             # 3a. Mark to market at the close; the day's PnL and the circuit breaker.
             for symbol in book.open:
@@ -329,7 +315,13 @@ class Backtest:
                 if row >= 0:
                     last_price[symbol] = dec(self.series[j].close[row])
             equity = book.equity(last_price)
-            book.close_of_day(t_close, equity, rs.daily_loss_limit_pct)
+            tripped = book.close_of_day(t_close, equity, rs.daily_loss_limit_pct)
+            if tripped and quote and es.close_all_on_circuit_breaker:
+                for trade in list(book.open.values()):
+                    pos = trade.position
+                    at = pos.last_price or pos.entry_price
+                    self._fill_exit(book, pos, forced_exit(pos, "circuit_breaker", at), t_close)
+                equity = book.equity(last_price)
             if book.open:
                 exposure_hours += 1
                 notional = sum(
@@ -366,8 +358,15 @@ class Backtest:
                     )
                     if d.action == "close"
                 }
-                for trade in book.open.values():
+                for symbol, trade in book.open.items():
                     trade.close_for_news = trade.position.position_id in closing
+                    trade.news_price = None
+                    if trade.close_for_news and quote:  # the quote closing it at T
+                        j, row = index[symbol], int(self.rows[index[symbol]][k])
+                        if row >= 0:
+                            ticker = self.series[j].snapshot(row, t_close).ticker
+                            buying = trade.position.side == "short"
+                            trade.news_price = dec(ticker.ask if buying else ticker.bid)
 
             # 3c. The Risk Manager on this hour's candidates.
             traced = t_close in trace_hours
@@ -427,21 +426,44 @@ class Backtest:
             traces=traces,
         )
 
-    def _fill_exit(self, book: Book, pos: Position, ex: Exit, time: datetime) -> Position:
-        """As the paper broker fills: slippage on market exits (all of them, targets
-        included), on the tick grid; the fee follows `ex.market` (none for a liquidation,
-        filled at the bankruptcy price)."""
+    def _settle_funding(
+        self,
+        book: Book,
+        k: int,
+        at: datetime,
+        funding: list[dict[int, float]],
+        index: dict[str, int],
+        last_price: dict[str, Decimal],
+        missing: dict[str, list[datetime]],
+    ) -> None:
+        """Funding settling at `at` (the open of grid hour k) on the positions opened before
+        it, at the recorded rate: marked at the open of bar k (next_open) or at the last
+        price seen (quote, as the paper engine marks it)."""
         es = self.settings.execution
-        price = round_exit_price(pos, exit_fill_price(pos, ex, es.slippage_pct))
-        qty = min(ex.quantity, pos.quantity)
-        after, fill = apply_exit(
-            pos,
-            reason=ex.reason,
-            quantity=qty,
-            price=price,
-            fee=exit_fee(ex, price, qty, es),
-            time=time,
-        )
+        hour = timedelta(hours=1)
+        if not book.open or not funding_times(at - hour, at, es.funding_interval_hours):
+            return
+        at_ns = int(self.grid_ns[k])
+        for symbol, trade in list(book.open.items()):
+            pos = trade.position
+            if not funding_due(pos, at):
+                continue
+            j = index[symbol]
+            rate = funding[j].get(at_ns)
+            if rate is None:
+                missing.setdefault(symbol, []).append(at)
+                continue
+            if self.request.fills == "quote":
+                mark = pos.last_price or pos.entry_price
+            else:
+                row = self.rows[j][k] if k < self.hours else -1
+                mark = dec(self.series[j].open[row]) if row >= 0 else last_price[symbol]
+            pos, payment = settle_funding(pos, dec(rate), mark)
+            book.pay_funding(symbol, pos, payment)
+
+    def _fill_exit(self, book: Book, pos: Position, ex: Exit, time: datetime) -> Position:
+        """As the paper broker fills (`sextant.account.fill_exit`)."""
+        after, fill = fill_exit(pos, ex, time=time, s=self.settings.execution)
         book.exit(pos, after, fill)
         return after
 
@@ -463,7 +485,7 @@ class Backtest:
         """
         st = self.settings
         rs = st.risk
-        portfolio = book.portfolio(equity)
+        portfolio = book.portfolio(equity, as_of)
         change = self.ref_change[k]
         btc_change = float(change) if change == change else None
         with_news = not isinstance(self.news, NoNews)

@@ -87,7 +87,12 @@ def document(result: BacktestResult) -> dict[str, Any]:
             "maintenance_margin_pct": float(es.maintenance_margin_pct),
             "funding_interval_hours": es.funding_interval_hours,
             "assumed_spread_pct": st.market.assumed_spread_pct,
-            "entries": "next bar open + slippage, taker fee",
+            "entries": (
+                "the signal's quote + slippage, taker fee (fills=quote: the paper broker's "
+                "prices; funding marked at the last close, before the hour's decisions)"
+                if result.request.fills == "quote"
+                else "next bar open + slippage, taker fee"
+            ),
             "exits": "stop first when a bar touches stop and target; every exit (targets are "
             "conditional market orders) pays slippage and the taker fee",
         },

@@ -24,14 +24,21 @@ from typing import Concatenate, Protocol
 
 from execution.prices import PriceFeed, dec
 from execution.store import FundingPayment, StaleWrite, Store, iso, parse_time
+from sextant.account import (
+    book_value,
+    breaker_until_at,
+    day_of,
+    funding_due,
+    observe_day,
+    portfolio_state,
+    settle_funding,
+)
 from sextant.config import Settings
 from sextant.events import ExitEvent
 from sextant.lifecycle import (
     Bar,
     Exit,
     StepResult,
-    apply_funding,
-    circuit_breaker_until,
     exit_pnl_pct,
     forced_exit,
     r_multiple,
@@ -102,11 +109,8 @@ def book_equity(
         if exclude_opened_from is not None and p.opened_at >= exclude_opened_from
     }
     pnl, fees, funding = store.realized_totals(excluded)
-    eq = starting + pnl - fees - funding
-    for pos in positions:
-        if pos.is_open and pos.position_id not in excluded:
-            eq += pos.unrealized_pnl()
-    return eq
+    held = [p for p in positions if p.is_open and p.position_id not in excluded]
+    return book_value(starting, pnl, fees, funding, held)
 
 
 def _serialised[**P, R](
@@ -258,19 +262,9 @@ class ExecutionEngine:
         equity = self.equity(exclude_opened_from=as_of)
         day = self.store.day(as_of.date())
         start = day.start_equity if day is not None else equity
-        until = None
-        for d in {as_of.date(), (as_of - EPS).date()}:
-            rec = self.store.day(d)
-            if rec is not None and rec.breaker_until is not None and rec.breaker_until > as_of:
-                until = max(until or rec.breaker_until, rec.breaker_until)
-        return PortfolioState(
-            equity=equity,
-            day_start_equity=start,
-            day_pnl=equity - start,
-            margin_used=sum((p.margin for p in before), Decimal(0)),
-            open_symbols=tuple(sorted({p.symbol for p in before})),
-            circuit_breaker_until=until,
-        )
+        days = [self.store.day(d) for d in {as_of.date(), day_of(as_of)}]
+        until = breaker_until_at((d.as_day() for d in days if d is not None), as_of)
+        return portfolio_state(equity, start, before, until)
 
     # -- the analysis cycle's execution -----------------------------------------------------
 
@@ -543,10 +537,10 @@ class ExecutionEngine:
         receive qty x mark x rate; booked once per position and settlement."""
         n = 0
         for pos in self.store.open_positions():
-            if pos.symbol != symbol or pos.opened_at >= t:
+            if pos.symbol != symbol or not funding_due(pos, t):
                 continue
-            mark = pos.last_price or pos.entry_price
-            new, amount = apply_funding(pos, rate, mark)
+            mark = pos.last_price or pos.entry_price  # the last price seen (`account` notes)
+            new, amount = settle_funding(pos, rate, mark)
             try:
                 with self.store.tx() as tx:
                     if not tx.add_funding(
@@ -566,8 +560,8 @@ class ExecutionEngine:
         The book as the monitor sees it at `t`, before the cycle at `t` enters anything: a
         redone hour (after a crash) observes exactly what the first attempt observed."""
         eq = self.equity(exclude_opened_from=t)
-        day = (t - EPS).date()
-        with self.store.tx() as tx:
+        day = day_of(t)
+        with self.store.tx() as tx:  # the first observation of a day is its starting equity
             tx.ensure_day(day, eq, t)
             tx.mark_equity(t, eq)
             if t.date() != day:  # exactly midnight: the new day starts with this equity
@@ -575,15 +569,12 @@ class ExecutionEngine:
         rec = self.store.day(day)
         if rec is None:
             return
-        if rec.breaker_until is None:
-            until = circuit_breaker_until(
-                rec.start_equity, eq, self.settings.risk.daily_loss_limit_pct, t - EPS
-            )
-            if until is None or until <= t:
-                return
-            pnl_pct = (eq - rec.start_equity) / rec.start_equity * 100
+        obs = observe_day(rec.as_day(), t, eq, self.settings.risk.daily_loss_limit_pct)
+        if obs.tripped:
+            until, pnl_pct = obs.day.breaker_until, obs.day.pnl_pct
+            assert until is not None and pnl_pct is not None
             with self.store.tx() as tx:
-                tx.trip_breaker(day, until, t, pnl_pct.quantize(Decimal("0.0001")))
+                tx.trip_breaker(day, until, t, pnl_pct)
             act.tripped = until
             log.warning(
                 "daily loss circuit breaker: %.2f%% of the day's equity: no entries until %s",
@@ -591,6 +582,8 @@ class ExecutionEngine:
             )
             rec = self.store.day(day)
             assert rec is not None
+        elif rec.breaker_until is None:
+            return
         if (
             self.s.close_all_on_circuit_breaker
             and rec.breaker_until is not None

@@ -14,19 +14,9 @@ from decimal import Decimal
 
 from execution import ids
 from execution.store import Store, Tx
+from sextant.account import fill_entry, fill_exit
 from sextant.config import Settings
-from sextant.lifecycle import (
-    Exit,
-    StepResult,
-    apply_exit,
-    entry_fill_price,
-    exit_fee,
-    exit_fill_price,
-    fee_for,
-    open_position,
-    round_exit_price,
-    tp1_quantity,
-)
+from sextant.lifecycle import Exit, StepResult, tp1_quantity
 from sextant.models import MarketInfo, Signal
 from sextant.ports.broker import Applied, OpenResult, SyncReport
 from sextant.positions import Fill, OrderRecord, Position
@@ -118,26 +108,10 @@ class PaperBroker:
         existing = self.store.order(ids.entry_id(pid))
         if existing is not None:
             return OpenResult(status="exists", position=self.store.position(pid))
-        fill_price = entry_fill_price(signal.side, price, self.s.slippage_pct, market.price_tick)
-        qty = signal.quantity
-        fee = fee_for(fill_price * qty, True, self.s)
-        pos, fill = open_position(
-            position_id=pid,
-            symbol=signal.symbol,
-            side=signal.side,
-            fill_price=fill_price,
-            quantity=qty,
-            fee=fee,
-            stop_loss=signal.stop_loss,
-            take_profit_1=signal.take_profit_1,
-            take_profit_2=signal.take_profit_2,
-            leverage=signal.leverage,
-            time=time,
-            tick=market.price_tick,
-            lot=market.amount_step,
-            s=self.s,
-            mode=self.settings.mode,
+        pos, fill = fill_entry(
+            signal, reference=price, market=market, time=time, s=self.s, mode=self.settings.mode
         )
+        qty, fill_price, fee = fill.quantity, fill.price, fill.fee
         fill = fill.model_copy(update={"order_id": ids.entry_id(pid)})
         entry = OrderRecord(
             client_order_id=ids.entry_id(pid),
@@ -199,27 +173,12 @@ class PaperBroker:
     def _exit(
         self, pos: Position, ex: Exit, active: dict[str, OrderRecord], time: datetime
     ) -> tuple[Position, Fill, OrderRecord]:
-        price = round_exit_price(pos, exit_fill_price(pos, ex, self.s.slippage_pct))
-        qty = min(ex.quantity, pos.quantity)
-        fee = exit_fee(ex, price, qty, self.s)
         kind = {"tp1": "tp1", "tp2": "tp2"}.get(ex.reason, "")
         if ex.reason in STOP_REASONS:
             kind = "stop"
-        resting = active.get(kind) if kind else None
+        resting = active.pop(kind, None) if kind else None
         if resting is not None:
             cid = resting.client_order_id
-            order = resting.model_copy(
-                update={
-                    "status": "filled",
-                    "quantity": qty,
-                    "filled_quantity": qty,
-                    "average_price": price,
-                    "fee": fee,
-                    "reason": ex.reason,
-                    "updated_at": time,
-                }
-            )
-            del active[kind]
         else:
             attempt = sum(
                 1
@@ -227,27 +186,31 @@ class PaperBroker:
                 if o.kind == "exit" and o.reason == ex.reason
             )
             cid = ids.exit_id(pos.position_id, ex.reason, attempt)
+        new, fill = fill_exit(pos, ex, time=time, s=self.s, order_id=cid)
+        done = {
+            "status": "filled",
+            "quantity": fill.quantity,
+            "filled_quantity": fill.quantity,
+            "average_price": fill.price,
+            "fee": fill.fee,
+            "reason": ex.reason,
+            "updated_at": time,
+        }
+        if resting is not None:
+            order = resting.model_copy(update=done)
+        else:
             order = OrderRecord(
                 client_order_id=cid,
                 position_id=pos.position_id,
                 symbol=pos.symbol,
                 side=_closing_side(pos),  # type: ignore[arg-type]
                 kind="exit",
-                reason=ex.reason,
                 order_type="market",
-                quantity=qty,
                 reduce_only=True,
-                status="filled",
-                filled_quantity=qty,
-                average_price=price,
-                fee=fee,
                 mode=pos.mode,
                 created_at=time,
-                updated_at=time,
+                **done,
             )
-        new, fill = apply_exit(
-            pos, reason=ex.reason, quantity=qty, price=price, fee=fee, time=time, order_id=cid
-        )
         return new, fill, order
 
     def _move_stop(

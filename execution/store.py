@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, text
 
+from sextant.account import Day
 from sextant.errors import StaleWrite
 from sextant.models import Signal
 from sextant.positions import Fill, OrderRecord, Position
@@ -211,6 +212,13 @@ class DayRecord:
     breaker_until: datetime | None = None
     breaker_tripped_at: datetime | None = None
     breaker_pnl_pct: Decimal | None = None
+
+    def as_day(self) -> Day:
+        """The account core's view of this day (`sextant.account.Day`)."""
+        return Day(
+            self.day, self.start_equity, self.breaker_until, self.breaker_tripped_at,
+            self.breaker_pnl_pct,
+        )
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="news: replay the LLM tape (default), none, or ask a live model about the past "
         "(it may know the future: look-ahead, warned)",
     )
+    p.add_argument(
+        "--fills",
+        choices=("next_open", "quote"),
+        default="next_open",
+        help="reference price of what is decided at an hour: the next bar's open (default) or "
+        "the quote the signal carries, funding marked at the last close (the paper broker's "
+        "prices: the loop over the same hours books the same fills)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arg(p)
     p.set_defaults(handler=handle)
@@ -81,7 +89,7 @@ def handle(args: argparse.Namespace) -> int:
             news = LiveNews(settings)
         else:
             news = tape_news(settings, symbols, start, end)
-        request = BacktestRequest(start, end, tuple(symbols), data_dir)
+        request = BacktestRequest(start, end, tuple(symbols), data_dir, fills=args.fills)
         engine = Backtest(settings, request, news=news)
     except (ValueError, DataError, MarketDataError, OSError) as exc:
         print(f"sextant: {exc}", file=sys.stderr)
