@@ -58,6 +58,7 @@ class OpenTrade:
     r_weighted: Decimal = ZERO
     close_for_news: bool = False
     news_price: Decimal | None = None  # the quote a news-panic close takes (fills="quote")
+    close_for_reversal: bool = False
 
 
 @dataclass

@@ -25,7 +25,7 @@ paper loop over the same hours then books the very same fills (tests/integration
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -41,13 +41,13 @@ from execution.prices import dec
 from sextant.account import FillModel, fill_entry, fill_exit, funding_due, settle_funding
 from sextant.config import Settings
 from sextant.eligibility import eligibility_reasons
-from sextant.lifecycle import Bar, Exit, forced_exit, funding_times, step
+from sextant.lifecycle import Bar, Exit, forced_exit, funding_times, should_close_for_reversal, step
 from sextant.math_engine.candles import candles_from_frame
 from sextant.math_engine.volatility import hourly_volatility
 from sextant.models import NewsAssessment, PortfolioState, Reason, Signal
 from sextant.news.panic import plan_news_closes
 from sextant.positions import Fill, Position
-from sextant.risk import SymbolInputs, decide, vetoes
+from sextant.risk import SymbolInputs, decide, evaluate_symbol, vetoes
 
 Progress = Callable[[int, int, datetime, Decimal], None]
 
@@ -74,6 +74,8 @@ class Trace:
     btc_change_4h_pct: float | None
     universe: dict[str, list[Reason]]  # symbol -> eligibility reasons (empty = eligible)
     signals: list[Signal]
+    positions: tuple[Position, ...] = ()  # open at as_of (before this hour's closes)
+    reversals: frozenset[str] = frozenset()  # position ids the reversal rule closes
 
 
 @dataclass
@@ -238,8 +240,9 @@ class Backtest:
             if not quote:
                 self._settle_funding(book, k, t_open, funding, index, last_price, missing_funding)
 
-            # 1b. News panic decided at T (critical news against an open position): closed at
-            # this bar's open, before anything else, as the live cycle closes it at once.
+            # 1b. News panic decided at T (critical news against an open position), then signal
+            # reversals decided at T: closed at this bar's open, before anything else, as the
+            # live cycle closes them at once.
             for symbol, trade in list(book.open.items()):
                 row = self.rows[index[symbol]][k]
                 if trade.close_for_news and (row >= 0 or trade.news_price is not None):
@@ -248,6 +251,10 @@ class Backtest:
                     if at is None:
                         at = dec(self.series[index[symbol]].open[row])
                     self._fill_exit(book, pos, forced_exit(pos, "news_panic", at), t_open)
+                elif trade.close_for_reversal and row >= 0:
+                    pos = trade.position
+                    at = dec(self.series[index[symbol]].open[row])
+                    self._fill_exit(book, pos, forced_exit(pos, "signal_reversal", at), t_open)
 
             # 1c. Entries decided at T fill at this bar's open (or at their quote).
             for sig in pending:
@@ -368,7 +375,17 @@ class Backtest:
                             buying = trade.position.side == "short"
                             trade.news_price = dec(ticker.ask if buying else ticker.bid)
 
-            # 3c. The Risk Manager on this hour's candidates.
+            # 3c. Signal reversal: an open position whose symbol's final score at T + 1h
+            # crossed the exit level against it closes at the next bar's open (1b), as the
+            # live cycle at that hour closes it at once.
+            if es.reversal_exit_score is not None:
+                for symbol, trade in book.open.items():
+                    score = self._score(index[symbol], k, t_close)
+                    trade.close_for_reversal = should_close_for_reversal(
+                        trade.position, score, es
+                    )
+
+            # 3d. The Risk Manager on this hour's candidates.
             traced = t_close in trace_hours
             picked = [
                 j
@@ -386,7 +403,15 @@ class Backtest:
                 signals.extend(outcome.signals)
                 pending = [sig for sig in outcome.signals if sig.decision != "WAIT"]
                 if outcome.trace is not None:
-                    traces[t_close] = outcome.trace
+                    traces[t_close] = replace(
+                        outcome.trace,
+                        positions=tuple(t.position for t in book.open.values()),
+                        reversals=frozenset(
+                            t.position.position_id
+                            for t in book.open.values()
+                            if t.close_for_reversal
+                        ),
+                    )
 
             equity_curve.append((t_close, equity))
             done = k + 1
@@ -513,6 +538,27 @@ class Backtest:
         )
         trace = Trace(as_of, portfolio, btc_change, universe, decided) if traced else None
         return _Decision(decided, len(inputs), trace)
+
+    def _score(self, j: int, k: int, as_of: datetime) -> float | None:
+        """The final score the cycle at `as_of` would give symbol j, None when the cycle would
+        not score it (no bar, not eligible). Without news it is the precomputed series."""
+        s, row = self.series[j], int(self.rows[j][k])
+        if row < 0:
+            return None
+        snap = s.snapshot(row, as_of)
+        if eligibility_reasons(snap, as_of, self.settings):
+            return None
+        news = None
+        if not isinstance(self.news, NoNews) and self.news.has_answer(s.symbol, as_of):
+            news = self._news(j, k, as_of)
+        if news is None:
+            return round(float(s.score[row]), 6)  # as a Signal carries it
+        inputs = SymbolInputs(snap, s.analysis(row, as_of), news)
+        portfolio = PortfolioState(equity=Decimal(1), day_start_equity=Decimal(1))
+        signal = evaluate_symbol(
+            inputs, btc_change_4h_pct=None, portfolio=portfolio, settings=self.settings
+        )
+        return signal.score
 
     def _news(self, j: int, k: int, as_of: datetime) -> NewsAssessment | None:
         row = self.rows[j][k]

@@ -231,6 +231,10 @@ class SymbolSeries:
                 atr_pct_30d=_opt(c["atr_pct_30d"][i]),
                 volatility_ratio=_opt(c["volatility_ratio"][i]),
                 change_4h_pct=_opt(c["change_4h_pct"][i]),
+                adverse_long_pct=_opt(c["adverse_long_pct"][i]),
+                adverse_short_pct=_opt(c["adverse_short_pct"][i]),
             ),
+            # A cycle's snapshot carries at most market.history.1d daily bars.
+            daily_bars=min(int(c["daily_bars"][i]), self.settings.market.history.d1),
             notes=(),
         )

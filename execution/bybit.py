@@ -428,7 +428,7 @@ class BybitBroker:
             quantity=order.filled_quantity, fee=order.fee,
             stop_loss=signal.stop_loss, take_profit_1=signal.take_profit_1,
             take_profit_2=signal.take_profit_2, leverage=signal.leverage, time=time,
-            tick=tick, lot=lot, s=self.s, mode=self.settings.mode,
+            tick=tick, lot=lot, s=self.s, mode=self.settings.mode, atr=signal.atr,
         )
         fill = fill.model_copy(update={"order_id": order.client_order_id})
         known = self.store.position(pos.position_id) is not None

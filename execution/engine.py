@@ -43,6 +43,7 @@ from sextant.lifecycle import (
     forced_exit,
     r_multiple,
     should_close_for_news,
+    should_close_for_reversal,
     step,
 )
 from sextant.models import (
@@ -62,7 +63,9 @@ log = logging.getLogger("sextant.execution")
 HOUR = timedelta(hours=1)
 EPS = timedelta(microseconds=1)
 # Exits the lifecycle finds that only Sextant can execute; stops and targets rest on Bybit.
-TIME_BASED: tuple[str, ...] = ("stale_exit", "news_panic", "circuit_breaker", "manual")
+TIME_BASED: tuple[str, ...] = (
+    "stale_exit", "news_panic", "circuit_breaker", "manual", "signal_reversal"
+)
 
 NewsFlags = Mapping[str, tuple[bool, bool]]  # symbol -> (close longs, close shorts)
 
@@ -302,12 +305,29 @@ class ExecutionEngine:
             price = self._quote(snap, pos.side, closing=True) or pos.last_price
             if price is not None:
                 act.merge(await self._close(pos, "news_panic", price, as_of))
+        if not stale_book:  # signal reversal: a held symbol's score turned against it
+            for pos in self.reversals(signals, as_of):
+                price = self._quote(snapshots.get(pos.symbol), pos.side, closing=True)
+                price = price or pos.last_price
+                if price is not None:
+                    log.info("signal reversal: close %s %s %s", pos.position_id, pos.side,
+                             pos.symbol)
+                    act.merge(await self._close(pos, "signal_reversal", price, as_of))
         for sig in signals:
             if sig.decision == "WAIT" or sig.side is None:
                 continue
             act.intents.append(await self._enter(sig, as_of, cycle_id, snapshots, stale_book, act))
         self._advance_book_time(as_of)
         return act
+
+    def reversals(self, signals: Sequence[Signal], as_of: datetime) -> list[Position]:
+        """Open positions (from before `as_of`) whose symbol's score in this cycle crossed
+        `execution.reversal_exit_score` against them."""
+        scores = {s.symbol: s.score for s in signals}
+        return [
+            p for p in self.store.open_positions()
+            if p.opened_at < as_of and should_close_for_reversal(p, scores.get(p.symbol), self.s)
+        ]
 
     def _news_plan(
         self, news: Mapping[str, NewsAssessment], as_of: datetime, cycle_id: str

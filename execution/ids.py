@@ -23,6 +23,7 @@ EXIT_CODES: dict[str, str] = {
     "manual": "mn",
     "liquidation": "lq",
     "circuit_breaker": "cb",
+    "signal_reversal": "rv",
 }
 
 

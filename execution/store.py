@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, text
 from sextant.account import Day
 from sextant.errors import StaleWrite
 from sextant.models import Signal
-from sextant.positions import Fill, OrderRecord, Position
+from sextant.positions import SPARSE_FIELDS, Fill, OrderRecord, Position
 from tools.db import Migration, make_engine, migrate
 
 COMPONENT = "execution"
@@ -189,6 +189,8 @@ def _plain(o: Any) -> Any:
 def dump(model: BaseModel | dict[str, Any]) -> str:
     """Canonical JSON with decimals as strings: equal models give equal text."""
     data = model.model_dump() if isinstance(model, BaseModel) else model
+    if isinstance(model, Position):  # rows written before these fields existed stay equal
+        data = {k: v for k, v in data.items() if not (k in SPARSE_FIELDS and v is None)}
     return json.dumps(data, default=_plain, sort_keys=True, separators=(",", ":"))
 
 

@@ -97,6 +97,7 @@ def fill_entry(
         lot=market.amount_step,
         s=s,
         mode=mode,
+        atr=signal.atr,
     )
 
 
@@ -164,6 +165,7 @@ def portfolio_state(
         day_start_equity=day_start_equity,
         day_pnl=equity - day_start_equity,
         margin_used=sum((p.margin for p in held), ZERO),
+        open_daily_vol=sum((p.daily_vol for p in held), ZERO),
         open_symbols=tuple(sorted({p.symbol for p in held})),
         circuit_breaker_until=breaker_until,
     )

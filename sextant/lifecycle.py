@@ -105,7 +105,7 @@ def stop_reason(pos: Position) -> ExitReason:
     if pos.tp1_done:
         return "trailing_stop"
     if pos.stop_loss != pos.initial_stop:
-        return "breakeven_stop"
+        return "trailing_stop" if pos.stop_move == "trail" else "breakeven_stop"
     return "stop_loss"
 
 
@@ -131,19 +131,68 @@ def tp1_quantity(pos: Position, fraction: Decimal) -> Decimal:
     return pos.quantity if qty <= 0 or qty >= pos.quantity else qty
 
 
+def unit_distance(pos: Position, unit: str, pct: Decimal, r: Decimal, atr: Decimal) -> Decimal:
+    """A distance in price units: `pct` % of the entry, `r` x the initial stop distance, or
+    `atr` x the daily ATR at entry (R stands in when the position has no ATR)."""
+    if unit == "pct":
+        return pos.entry_price * pct / HUNDRED
+    risk = abs(pos.entry_price - pos.initial_stop)
+    if unit == "atr" and pos.atr is not None and pos.atr > 0:
+        return pos.atr * atr
+    return risk * (r if unit == "r" else atr)
+
+
+def breakeven_offset_pct(s: ExecutionSettings) -> Decimal:
+    """The breakeven stop's distance beyond the entry, %: the offset, plus (when it is to
+    cover costs) the exit's slippage and both taker fees."""
+    extra = 2 * s.taker_fee_pct + s.slippage_pct if s.breakeven_offset_covers_costs else ZERO
+    return s.breakeven_offset_pct + extra
+
+
+def breakeven_reached(pos: Position, best: Decimal, s: ExecutionSettings) -> bool:
+    unit = s.breakeven_trigger_unit
+    if unit == "off":
+        return False
+    if unit == "pct":  # the spec's rule, written as it always was
+        return pos.move_pct(best) >= s.breakeven_trigger_pct
+    trigger = unit_distance(
+        pos, unit, s.breakeven_trigger_pct, s.breakeven_trigger_r, s.breakeven_trigger_atr
+    )
+    return (best - pos.entry_price) * pos.sign >= trigger
+
+
 def trailing_stop(pos: Position, best: Decimal, s: ExecutionSettings) -> tuple[Decimal, str | None]:
     """The stop the rules want given the best price so far; never looser than the current one."""
     stop, why = pos.stop_loss, None
-    if pos.move_pct(best) >= s.breakeven_trigger_pct:
-        be = pos.entry_price * (1 + pos.sign * s.breakeven_offset_pct / HUNDRED)
+    reached = breakeven_reached(pos, best, s)
+    if reached:
+        be = pos.entry_price * (1 + pos.sign * breakeven_offset_pct(s) / HUNDRED)
         be = round_stop(pos, be)
         if _favoured(pos, stop, be) != stop:
             stop, why = be, "breakeven"
-    if pos.tp1_done:
-        trail = round_stop(pos, best * (1 - pos.sign * s.trail_after_tp1_pct / HUNDRED))
+    trailing = (
+        pos.tp1_done if s.trail_start == "tp1" else reached if s.trail_start == "breakeven"
+        else True
+    )
+    if trailing:
+        if s.trail_unit == "pct":  # the spec's rule, written as it always was
+            trail = best * (1 - pos.sign * s.trail_after_tp1_pct / HUNDRED)
+        else:
+            gap = unit_distance(pos, s.trail_unit, s.trail_after_tp1_pct, s.trail_r, s.trail_atr)
+            trail = best - pos.sign * gap
+        trail = round_stop(pos, trail)
         if _favoured(pos, stop, trail) != stop:
             stop, why = trail, "trail"
     return stop, why
+
+
+def should_close_for_reversal(pos: Position, score: float | None, s: ExecutionSettings) -> bool:
+    """Signal-reversal exit: the cycle's final score crossed `reversal_exit_score` against the
+    position (a long at or below it, a short at or above minus it)."""
+    level = s.reversal_exit_score
+    if level is None or score is None or not pos.is_open:
+        return False
+    return score <= level if pos.side == "long" else score >= -level
 
 
 def step(
@@ -212,7 +261,7 @@ def step(
         new_stop, why = trailing_stop(moved, best, s)
         if why is not None:
             moves.append(StopMove(old=pos.stop_loss, new=new_stop, reason=why))
-            moved = moved.model_copy(update={"stop_loss": new_stop})
+            moved = moved.model_copy(update={"stop_loss": new_stop, "stop_move": why})
 
     # 4. Time- and news-driven exits at the close.
     if remaining > 0:
@@ -221,8 +270,10 @@ def step(
             reason = "circuit_breaker"
         elif close_for_news:
             reason = "news_panic"
-        elif bar.time - pos.opened_at >= timedelta(hours=s.stale_after_hours) and (
-            moved.move_pct(bar.close) < s.stale_min_profit_pct
+        elif (
+            s.stale_exit
+            and bar.time - pos.opened_at >= timedelta(hours=s.stale_after_hours)
+            and moved.move_pct(bar.close) < s.stale_min_profit_pct
         ):
             reason = "stale_exit"
         if reason is not None:
@@ -300,8 +351,11 @@ def open_position(
     lot: Decimal,
     s: ExecutionSettings,
     mode: str = "dry_run",
+    atr: Decimal | None = None,
 ) -> tuple[Position, Fill]:
-    """A new position from an entry fill; stop and targets stay at the signal's absolute levels."""
+    """A new position from an entry fill; stop and targets stay at the signal's absolute levels.
+
+    `atr`: the signal's 30-day daily ATR in price units (ATR-unit distances, book volatility)."""
     if quantity <= 0:
         raise ValueError("entry quantity must be positive")
     pos = Position(
@@ -311,7 +365,7 @@ def open_position(
         take_profit_2=take_profit_2, leverage=leverage, opened_at=time, mode=mode,
         best_price=fill_price, fees_paid=fee, entry_fee=fee, tick=tick, lot=lot,
         liquidation_price=liquidation_price(side, fill_price, leverage, s.maintenance_margin_pct),
-        last_price=fill_price, last_step_at=time,
+        last_price=fill_price, last_step_at=time, atr=atr,
     )
     fill = Fill(
         position_id=position_id, symbol=symbol, side=side,  # type: ignore[arg-type]

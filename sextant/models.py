@@ -338,6 +338,9 @@ class Signal(Frozen):
     risk_pct: Money | None = None
     quantity: Money | None = None
     stop_distance_pct: float | None = None
+    # The 30-day daily ATR at the signal, in price units (ATR-unit breakeven and trailing
+    # distances, book volatility targeting); None on a WAIT.
+    atr: Money | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Signal:
@@ -370,6 +373,7 @@ class PortfolioState(Frozen):
     day_start_equity: Money
     day_pnl: Money = Decimal("0")
     margin_used: Money = Decimal("0")
+    open_daily_vol: Money = Decimal("0")  # sum of the open positions' `daily_vol`
     open_symbols: tuple[str, ...] = ()
     circuit_breaker_until: datetime | None = None
 

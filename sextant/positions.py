@@ -19,6 +19,7 @@ ExitReason = Literal[
     "manual",
     "liquidation",
     "circuit_breaker",
+    "signal_reversal",
 ]
 EXIT_REASONS: tuple[str, ...] = ExitReason.__args__  # type: ignore[attr-defined]
 
@@ -58,6 +59,12 @@ class Position(BaseModel):
     last_price: Money | None = None
     last_step_at: datetime | None = None
     origin: Literal["signal", "adopted"] = "signal"  # adopted: found on the exchange, not ours
+    # The 30-day daily ATR at entry, in price units: the unit of ATR-based breakeven and
+    # trailing distances and the position's daily volatility for book volatility targeting.
+    # None for positions adopted from the exchange (R stands in) and rows written before it.
+    atr: Money | None = None
+    # What moved the stop last ("breakeven" | "trail"), which names a stop-out; None = never.
+    stop_move: Literal["breakeven", "trail"] | None = None
 
     @property
     def sign(self) -> int:
@@ -66,6 +73,13 @@ class Position(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.status == "open" and self.quantity > 0
+
+    @property
+    def daily_vol(self) -> Decimal:
+        """Daily volatility exposure in quote currency: quantity x the daily ATR at entry (the
+        initial stop distance when there is none)."""
+        unit = self.atr if self.atr is not None else abs(self.entry_price - self.initial_stop)
+        return self.quantity * unit if self.is_open else Decimal(0)
 
     @property
     def initial_risk(self) -> Decimal:
@@ -89,6 +103,11 @@ class Position(BaseModel):
     @property
     def net_pnl(self) -> Decimal:
         return self.realized_pnl - self.fees_paid - self.funding_paid
+
+
+# Fields left out of the stored JSON while None, so that rows written before they existed
+# still compare equal to their re-read models (the store's compare-and-swap).
+SPARSE_FIELDS: tuple[str, ...] = ("atr", "stop_move")
 
 
 class Fill(BaseModel):

@@ -25,6 +25,9 @@ class Code(StrEnum):
     INSUFFICIENT_MARGIN = "insufficient_margin"
     NO_VOLATILITY = "no_volatility_estimate"
     NEWS_VETO = "news_veto"
+    SIDE_DISABLED = "side_disabled"
+    HISTORY_GUARD = "history_guard"
+    BOOK_VOLATILITY_FULL = "book_volatility_full"
     # informational
     COMPONENT_UNAVAILABLE = "component_unavailable"
     NEWS_UNAVAILABLE = "news_unavailable"
@@ -33,6 +36,7 @@ class Code(StrEnum):
     ASSUMED_DATA = "assumed_data"
     LEVERAGE_CAPPED = "leverage_capped"
     STOP_CLAMPED = "stop_clamped"
+    SIZE_VOL_TARGETED = "size_vol_targeted"
     DRIVER = "driver"
     # LLM agents (Coin Hunter, News Analyst)
     LLM_BUDGET_EXHAUSTED = "llm_budget_exhausted"
@@ -57,3 +61,5 @@ class Code(StrEnum):
     # news-panic exits (Execution)
     NEWS_PANIC_CLOSE = "news_panic_close"
     NEWS_PANIC_CAPPED = "news_panic_capped"
+    # signal-reversal exits (Execution)
+    SIGNAL_REVERSAL = "signal_reversal"

@@ -1,6 +1,7 @@
 """Execution settings: position management rules, paper-trading costs, the loop's timing."""
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -9,18 +10,61 @@ from sextant.config.base import Section
 
 class ExecutionSettings(Section):
     # -- position lifecycle (shared by paper, demo, live and the backtester) --
+    # Distances come in three units: pct (of the entry price), r (multiples of the initial stop
+    # distance, R) and atr (multiples of the 30-day daily ATR at entry; a position without one,
+    # e.g. adopted from the exchange, uses R). The spec's rules are the pct ones.
+    breakeven_trigger_unit: Literal["pct", "r", "atr", "off"] = Field(
+        "pct",
+        description="Unit of the breakeven trigger (off = no breakeven move).",
+    )
     breakeven_trigger_pct: Decimal = Field(
         Decimal("2.5"), gt=0, description="At this favourable move the stop goes to breakeven."
+    )
+    breakeven_trigger_r: Decimal = Field(
+        Decimal("1.0"), gt=0, le=50, description="Breakeven trigger in R (unit r)."
+    )
+    breakeven_trigger_atr: Decimal = Field(
+        Decimal("1.0"), gt=0, le=50, description="Breakeven trigger in daily ATRs (unit atr)."
     )
     breakeven_offset_pct: Decimal = Field(
         Decimal("0.15"), ge=0, description="Breakeven stop = entry +/- this, in the trade's favour."
     )
-    trail_after_tp1_pct: Decimal = Field(
-        Decimal("2.0"), gt=0, le=50, description="After TP1 the stop trails the best price by this."
+    breakeven_offset_covers_costs: bool = Field(
+        False,
+        description="Add the round trip's costs to the breakeven offset: the exit's slippage and "
+        "both taker fees (2 x taker_fee_pct + slippage_pct; the entry's slippage is already in "
+        "the entry price), so a breakeven exit loses nothing net.",
     )
+    trail_unit: Literal["pct", "r", "atr"] = Field(
+        "pct", description="Unit of the trailing distance."
+    )
+    trail_after_tp1_pct: Decimal = Field(
+        Decimal("2.0"),
+        gt=0,
+        le=50,
+        description="The stop trails the best price by this, % (unit pct; from TP1 in the spec).",
+    )
+    trail_r: Decimal = Field(Decimal("1.0"), gt=0, le=50, description="Trailing distance in R.")
+    trail_atr: Decimal = Field(
+        Decimal("3.0"), gt=0, le=50, description="Trailing distance in daily ATRs."
+    )
+    trail_start: Literal["tp1", "breakeven", "entry"] = Field(
+        "tp1",
+        description="When trailing starts: after TP1 (the spec), once the breakeven trigger is "
+        "reached, or from the entry (a chandelier stop).",
+    )
+    stale_exit: bool = Field(True, description="Close stale positions (the two settings below).")
     stale_after_hours: float = Field(48, gt=0, description="Close a position open this long...")
     stale_min_profit_pct: Decimal = Field(
         Decimal("1.0"), description="...if its profit is below this percent."
+    )
+    reversal_exit_score: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description="Signal-reversal exit: at a cycle, a long whose final score is at or below "
+        "this is closed at market, a short whose score is at or above minus this; 0 = when the "
+        "score changes sign, -0.45 = when it would be an opposite signal. Empty = off (spec).",
     )
     close_all_on_circuit_breaker: bool = Field(
         False, description="When the daily loss limit trips, also close every open position."
@@ -82,6 +126,10 @@ class ExecutionSettings(Section):
 
     @model_validator(mode="after")
     def _check(self) -> "ExecutionSettings":
-        if self.breakeven_offset_pct >= self.breakeven_trigger_pct:
+        if self.breakeven_trigger_unit == "pct" and (
+            self.breakeven_offset_pct >= self.breakeven_trigger_pct
+        ):
             raise ValueError("breakeven_offset_pct must be below breakeven_trigger_pct")
+        if self.trail_start == "breakeven" and self.breakeven_trigger_unit == "off":
+            raise ValueError("trail_start = breakeven needs a breakeven trigger (unit not off)")
         return self

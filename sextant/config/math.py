@@ -233,6 +233,28 @@ class MathSettings(Section):
         "ratio is unavailable with less history.",
     )
 
+    excursion_horizon_hours: int = Field(
+        24,
+        gt=0,
+        le=24 * 14,
+        description="Quantile stop: the adverse excursion of an entry is its worst move against "
+        "it over this many 1h bars after the entry bar's close.",
+    )
+    excursion_lookback_hours: int = Field(
+        720,
+        ge=24,
+        le=24 * 180,
+        description="Quantile stop: the excursions of the entries of this many recent 1h bars "
+        "(whose horizon has closed) make the sample.",
+    )
+    excursion_quantile: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="Quantile stop: the stop distance is this quantile of the sample (linear "
+        "interpolation), before the multiplier and the stop bounds.",
+    )
+
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:
         if not self.ma_fast < self.ma_mid < self.ma_slow:
@@ -258,5 +280,21 @@ class MathSettings(Section):
         if not self.vol_ratio_recent_bars < self.vol_ratio_baseline_bars:
             raise ValueError("need vol_ratio_recent_bars < vol_ratio_baseline_bars")
         _check_weights("component_weights", self.component_weights, COMPONENTS)
+        if self.excursion_quantile * self.excursion_lookback_hours < 1:
+            raise ValueError("excursion_quantile x excursion_lookback_hours must be >= 1")
         _check_weights("timeframe_weights", self.timeframe_weights, TIMEFRAMES)
         return self
+
+
+def required_daily_bars(settings: MathSettings) -> int:
+    """Completed daily bars the daily indicators need before each is fully warmed up: the slow
+    average and its slope, the 30-day ATR (each true range needs the previous close), Wilder's
+    ADX (two smoothing passes), RSI, the volume window and the volatile-regime median."""
+    return max(
+        settings.ma_slow + settings.slope_lookback,
+        settings.atr_stop_days + 1,
+        2 * settings.adx_period,
+        settings.rsi_period + 1,
+        settings.volume_lookback + 1,
+        settings.volatile_median_bars + settings.atr_period,
+    )

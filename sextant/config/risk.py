@@ -149,6 +149,51 @@ class RiskSettings(Section):
         2.0, gt=0, description="BTC down more than this over 4h blocks new longs, %."
     )
     max_open_positions: int = Field(3, ge=1, le=50, description="Open positions at most.")
+    trade_sides: Literal["both", "long", "short"] = Field(
+        "both", description="Which signals may open positions (the other side waits)."
+    )
+    history_guard: bool = Field(
+        False,
+        description="No entries until the symbol has the completed daily bars its daily "
+        "indicators need (history_guard_daily_bars).",
+    )
+    history_guard_daily_bars: int | None = Field(
+        None,
+        ge=1,
+        le=5000,
+        description="Daily bars the history guard asks for; empty = what the Math Engine's "
+        "daily indicators need (210 with the defaults: MA200 and its 10-bar slope).",
+    )
+    stop_method: Literal["atr", "quantile"] = Field(
+        "atr",
+        description="atr = atr_multiplier x the 30-day daily ATR (the spec); quantile = "
+        "quantile_stop_multiplier x a quantile of recent adverse excursions (math.excursion_*). "
+        "Both bounded to [stop_min_pct, stop_max_pct].",
+    )
+    quantile_stop_multiplier: float = Field(
+        1.0, gt=0, le=10, description="Quantile stop distance = this x the excursion quantile."
+    )
+    cost_aware_sizing: bool = Field(
+        False,
+        description="Smart sizing: the loss at the stop *including* both taker fees and the "
+        "expected slippage of entry and stop (execution settings) is risk_per_trade_pct; off = "
+        "the price move alone is (the spec; a full stop then costs about 1.04R).",
+    )
+    book_vol_target_pct: float | None = Field(
+        None,
+        gt=0,
+        le=500,
+        description="Volatility targeting of the whole book: the open positions' summed daily "
+        "ATR exposure (quantity x ATR, as if perfectly correlated) stays within this annualised "
+        "% of equity / sqrt(365); a new position is cut to fit. Empty = off (spec).",
+    )
+    max_stop_to_liquidation: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="The stop must lie within this fraction of the distance to the isolated-"
+        "margin liquidation price; the leverage is lowered until it does.",
+    )
     correlation_groups: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_GROUPS.items()},
         description="Group name -> symbols; at most max_per_group open per group.",

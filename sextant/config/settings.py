@@ -156,6 +156,26 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
+    def _check_history(self) -> "Settings":
+        from sextant.config.math import required_daily_bars
+
+        rs, hist = self.risk, self.market.history
+        if rs.history_guard:
+            need = rs.history_guard_daily_bars or required_daily_bars(self.math)
+            if need > hist.d1:
+                raise ValueError(
+                    f"risk.history_guard needs {need} daily bars but a snapshot carries "
+                    f"market.history.1d = {hist.d1}: raise it or lower history_guard_daily_bars"
+                )
+        window = self.math.excursion_lookback_hours + self.math.excursion_horizon_hours
+        if rs.stop_method == "quantile" and window > hist.h1:
+            raise ValueError(
+                f"risk.stop_method = quantile needs {window} 1h bars (excursion lookback + "
+                f"horizon) but a snapshot carries market.history.1h = {hist.h1}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_mode(self) -> "Settings":
         if self.mode in ("demo", "live"):
             if self.bybit_api_key is None or self.bybit_api_secret is None:

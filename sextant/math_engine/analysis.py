@@ -163,6 +163,7 @@ def analyze(
         daily_veto=veto,
         daily_veto_reason=veto_reason(veto, daily_score, settings),
         volatility=volatility_at(c1h, prepared.candles.get("1d"), settings),
+        daily_bars=len(prepared.candles["1d"]) if "1d" in prepared.candles else 0,
         notes=tuple(notes),
     )
 
@@ -178,7 +179,8 @@ def analyze_series(
     bar t: each slower timeframe contributes its last bar whose close <= that close (an as-of
     join on close times). Columns:
       close, trend, momentum, volume, open_interest, score, vote, confidence, regime,
-      daily_veto, atr_pct_30d, volatility_ratio, change_4h_pct, and per timeframe tf:
+      daily_veto, atr_pct_30d, daily_bars, volatility_ratio, change_4h_pct,
+      adverse_long_pct, adverse_short_pct, and per timeframe tf:
       tf.score, tf.vote, tf.confidence, tf.regime, tf.<component>, tf.close, tf.bar_time
     """
     settings = settings or MathSettings()
@@ -207,8 +209,10 @@ def analyze_series(
     if daily_idx is not None:
         daily_mtr = take(daily_mean_true_range(c1d, settings), daily_idx)
         columns["atr_pct_30d"] = atr_pct(daily_mtr, c1h.close)
+        columns["daily_bars"] = (daily_idx + 1).astype(np.int64)  # -1 (none yet) -> 0
     else:
         columns["atr_pct_30d"] = np.full(n, np.nan)
+        columns["daily_bars"] = np.zeros(n, dtype=np.int64)
     columns.update(hourly_volatility(c1h, settings))
     for tf, tf_rows in rows.items():
         for key in ("score", "vote", "confidence", "regime", *COMPONENTS, "close"):

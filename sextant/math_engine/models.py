@@ -54,6 +54,14 @@ class Volatility(_Frozen):
     change_4h_pct: float | None = Field(
         default=None, description="Close-to-close change over the last 4 closed 1h bars, in %."
     )
+    adverse_long_pct: float | None = Field(
+        default=None,
+        description="Quantile of recent long entries' adverse excursions (worst move against "
+        "them within the horizon), in % (quantile stop).",
+    )
+    adverse_short_pct: float | None = Field(
+        default=None, description="The same for short entries, in %."
+    )
 
 
 class MathAnalysis(_Frozen):
@@ -75,6 +83,9 @@ class MathAnalysis(_Frozen):
     daily_veto: Direction | None = None
     daily_veto_reason: str | None = None
     volatility: Volatility
+    daily_bars: int = Field(
+        default=0, ge=0, description="Completed daily bars the analysis saw (history guard)."
+    )
     notes: tuple[str, ...] = Field(
         default=(), description="Why a timeframe or figure is missing, when one is."
     )

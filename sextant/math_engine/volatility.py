@@ -34,7 +34,34 @@ def hourly_volatility(c1h: Candles, settings: MathSettings) -> dict[str, np.ndar
     ratio = safe_ratio(recent, baseline)
     ratio = np.where(np.isinf(ratio), np.nan, ratio)
     change = change_over_hours(c1h.open_ns, c1h.close, CHANGE_BARS)
-    return {"volatility_ratio": ratio, "change_4h_pct": change}
+    return {"volatility_ratio": ratio, "change_4h_pct": change, **adverse_excursions(c1h, settings)}
+
+
+def adverse_excursions(c1h: Candles, settings: MathSettings) -> dict[str, np.ndarray]:
+    """Per 1h bar t, the quantile stop's inputs, from closed bars only:
+
+    excursion_long[t]  = 100 x (1 - min(low over bars t-H+1..t) / close[t-H])
+    excursion_short[t] = 100 x (max(high over bars t-H+1..t) / close[t-H] - 1)
+    (the worst move against an entry at bar t-H's close within H = excursion_horizon_hours
+    bars, known once bar t has closed; never negative), and
+    adverse_long_pct[t] / adverse_short_pct[t] = the `excursion_quantile` of the last
+    L = excursion_lookback_hours excursions (linear interpolation; NaN until L exist).
+    Windows count bars; the per-cycle path runs this on its last 1h bars and takes the last
+    value, which sees the same L + H bars.
+    """
+    h, lookback, q = (
+        settings.excursion_horizon_hours,
+        settings.excursion_lookback_hours,
+        settings.excursion_quantile,
+    )
+    low, high, close = pd.Series(c1h.low), pd.Series(c1h.high), pd.Series(c1h.close)
+    entry = close.shift(h)
+    long_ = (100.0 * (1.0 - low.rolling(h).min() / entry)).clip(lower=0.0)
+    short = (100.0 * (high.rolling(h).max() / entry - 1.0)).clip(lower=0.0)
+    return {
+        "adverse_long_pct": long_.rolling(lookback).quantile(q).to_numpy(dtype=np.float64),
+        "adverse_short_pct": short.rolling(lookback).quantile(q).to_numpy(dtype=np.float64),
+    }
 
 
 def atr_pct(daily_mtr: np.ndarray, close: np.ndarray) -> np.ndarray:
@@ -55,14 +82,19 @@ def volatility_at(c1h: Candles | None, c1d: Candles | None, settings: MathSettin
     if c1d is not None and len(c1d):
         close = c1h.close[-1] if c1h is not None and len(c1h) else c1d.close[-1]
         atr_value = atr_pct(daily_mean_true_range(c1d, settings)[-1:], np.array([close]))[0]
-    ratio = change = np.nan
+    ratio = change = adverse_long = adverse_short = np.nan
     if c1h is not None and len(c1h):
         hourly = hourly_volatility(c1h, settings)
         ratio, change = hourly["volatility_ratio"][-1], hourly["change_4h_pct"][-1]
+        adverse_long, adverse_short = (
+            hourly["adverse_long_pct"][-1], hourly["adverse_short_pct"][-1]
+        )
     return Volatility(
         atr_pct_30d=_finite(atr_value),
         volatility_ratio=_finite(ratio),
         change_4h_pct=_finite(change),
+        adverse_long_pct=_finite(adverse_long),
+        adverse_short_pct=_finite(adverse_short),
     )
 
 

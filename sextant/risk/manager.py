@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sextant.config import Settings
+from sextant.config.math import required_daily_bars
 from sextant.math_engine.models import MathAnalysis
 from sextant.models import (
     Decision,
@@ -34,6 +35,13 @@ class SymbolInputs:
     snapshot: MarketSnapshot
     analysis: MathAnalysis
     news: NewsAssessment | None = None
+
+
+def history_need(settings: Settings) -> int | None:
+    """Daily bars the history guard asks for, None when it is off."""
+    if not settings.risk.history_guard:
+        return None
+    return settings.risk.history_guard_daily_bars or required_daily_bars(settings.math)
 
 
 def signal_id(symbol: str, as_of: datetime, decision: Decision) -> str:
@@ -191,6 +199,8 @@ def evaluate_symbol(
     vetoed = [
         r
         for r in (
+            vetoes.side_veto(side, rs),
+            vetoes.history_veto(an.daily_bars, history_need(settings)),
             vetoes.circuit_breaker_veto(portfolio, as_of, rs),
             vetoes.position_open_veto(snap.symbol, portfolio),
             vetoes.daily_veto(side, an.daily_veto, an.daily_veto_reason),
@@ -215,13 +225,30 @@ def evaluate_symbol(
             ]
         )
     lev_mult, stop_mult = _news_multipliers(news, settings)
-    stop = lv.stop_distance_pct(atr, rs, stop_mult)
+    if rs.stop_method == "quantile":
+        vol = an.volatility
+        adverse = vol.adverse_long_pct if side == "long" else vol.adverse_short_pct
+        if adverse is None:
+            return wait(
+                [
+                    Reason(
+                        code=Code.NO_VOLATILITY,
+                        kind="wait",
+                        message="no adverse-excursion quantile (too little 1h history) to "
+                        "place a quantile stop",
+                    )
+                ]
+            )
+        stop = lv.quantile_stop_distance_pct(adverse, rs, stop_mult)
+        what = f"quantile stop {stop.raw_pct:.2f}%"
+    else:
+        stop = lv.stop_distance_pct(atr, rs, stop_mult)
+        what = f"ATR stop {stop.raw_pct:.2f}%"
     if stop.clamped:
         info.append(
             Reason(
                 code=Code.STOP_CLAMPED,
-                message=f"ATR stop {stop.raw_pct:.2f}% bounded to "
-                f"[{rs.stop_min_pct}, {rs.stop_max_pct}]%",
+                message=f"{what} bounded to [{rs.stop_min_pct}, {rs.stop_max_pct}]%",
                 data={"raw_pct": stop.raw_pct},
             )
         )
@@ -229,7 +256,44 @@ def evaluate_symbol(
     levels = lv.price_levels(side, entry, stop.pct, snap.market, rs)
     leverage, lev_reasons = lv.leverage_for(atr, rs, lev_mult, snap.market.max_leverage)
     info.extend(lev_reasons)
-    qty = lv.position_quantity(portfolio.equity, rs.risk_per_trade_pct, levels, snap.market)
+    leverage, lev_reasons = lv.liquidation_safe_leverage(
+        leverage, stop.pct, settings.execution.maintenance_margin_pct, rs
+    )
+    info.extend(lev_reasons)
+    atr_price = snap.market.round_price(levels.entry * Decimal(str(atr)) / 100)
+    costs = (
+        lv.expected_cost_per_unit(side, levels, settings.execution)
+        if rs.cost_aware_sizing
+        else Decimal(0)
+    )
+    qty = lv.position_quantity(portfolio.equity, rs.risk_per_trade_pct, levels, snap.market, costs)
+    if rs.book_vol_target_pct is not None:
+        room = lv.vol_target_quantity(
+            portfolio.equity, portfolio.open_daily_vol, atr_price, rs.book_vol_target_pct,
+            snap.market,
+        )
+        if room < snap.market.min_amount or room <= 0:
+            return wait(
+                [
+                    Reason(
+                        code=Code.BOOK_VOLATILITY_FULL,
+                        kind="veto",
+                        message=f"the book's volatility budget ({rs.book_vol_target_pct}%/yr) "
+                        f"is used by the open positions",
+                        data={"open_daily_vol": str(portfolio.open_daily_vol)},
+                    )
+                ]
+            )
+        if room < qty:
+            info.append(
+                Reason(
+                    code=Code.SIZE_VOL_TARGETED,
+                    message=f"size {qty} cut to {room} by the book volatility target "
+                    f"({rs.book_vol_target_pct}%/yr)",
+                    data={"risk_size": str(qty), "size": str(room)},
+                )
+            )
+            qty = room
     notional = qty * levels.entry
     if qty < snap.market.min_amount or qty <= 0 or notional < snap.market.min_notional:
         return wait(
@@ -255,7 +319,9 @@ def evaluate_symbol(
                 )
             ]
         )
-    risk_pct = (qty * levels.risk_per_unit / portfolio.equity * 100).quantize(Decimal("0.0001"))
+    # The equity lost at the stop: the price move, and the expected costs when sizing counts them.
+    loss = qty * (levels.risk_per_unit + costs)
+    risk_pct = (loss / portfolio.equity * 100).quantize(Decimal("0.0001"))
     decision: Decision = "LONG" if side == "long" else "SHORT"
     return Signal(
         signal_id=signal_id(snap.symbol, as_of, decision),
@@ -269,6 +335,7 @@ def evaluate_symbol(
         risk_pct=risk_pct,
         quantity=qty,
         stop_distance_pct=round(stop.pct, 6),
+        atr=atr_price,
         **common,
     )
 
@@ -285,6 +352,7 @@ def _demote(sig: Signal, reason: Reason) -> Signal:
         "risk_pct",
         "quantity",
         "stop_distance_pct",
+        "atr",
     ):
         data[k] = None
     data["decision"] = "WAIT"

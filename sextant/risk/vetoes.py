@@ -107,3 +107,28 @@ def position_open_veto(symbol: str, portfolio: PortfolioState) -> Reason | None:
             message=f"a {symbol} position is already open",
         )
     return None
+
+
+def side_veto(side: Side, s: RiskSettings) -> Reason | None:
+    """`trade_sides`: a profile may trade one side only."""
+    if s.trade_sides in ("both", side):
+        return None
+    return Reason(
+        code=Code.SIDE_DISABLED,
+        kind="veto",
+        message=f"{side}s are off in this profile (risk.trade_sides = {s.trade_sides})",
+        data={"trade_sides": s.trade_sides},
+    )
+
+
+def history_veto(daily_bars: int, need: int | None) -> Reason | None:
+    """The history guard: no entry before the daily indicators have their bars (need None =
+    the guard is off)."""
+    if need is None or daily_bars >= need:
+        return None
+    return Reason(
+        code=Code.HISTORY_GUARD,
+        kind="veto",
+        message=f"{daily_bars} completed daily bars, the daily indicators need {need}",
+        data={"daily_bars": daily_bars, "need": need},
+    )

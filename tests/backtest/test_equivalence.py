@@ -15,6 +15,7 @@ import pytest
 
 from backtest.engine import Backtest, BacktestRequest
 from sextant.config import load_settings
+from sextant.lifecycle import should_close_for_reversal
 from sextant.risk.weights import (
     base_weights,
     effective_weights,
@@ -151,3 +152,77 @@ def test_open_interest_ends_as_in_the_cycle() -> None:
             assert mine.components == pytest.approx(cyc.components, abs=1e-9)
             seen.add(mine.components["open_interest"] is None)
     assert seen == {True, False}  # OI present at the first hours, gone at the last
+
+
+# -- the rules beyond the spec: the same in the backtest and in the cycle ----------------------
+
+RULES_START = datetime(2025, 3, 1, tzinfo=UTC)  # in-sample: the rules are not tuned on this test
+RULES_END = datetime(2025, 3, 13, tzinfo=UTC)
+
+
+def rules_settings():
+    return load_settings(
+        risk={
+            "long_threshold": 0.3, "short_threshold": -0.3, "weight_redistribution": "capped",
+            "history_guard": True, "history_guard_daily_bars": 150, "stop_method": "quantile",
+            "quantile_stop_multiplier": 2.5, "cost_aware_sizing": True,
+            "book_vol_target_pct": 40.0,
+        },
+        execution={
+            "reversal_exit_score": 0.2, "breakeven_trigger_unit": "atr",
+            "breakeven_offset_covers_costs": True, "trail_unit": "atr", "trail_atr": "1.5",
+            "trail_start": "breakeven", "stale_exit": False,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def rules_run():
+    settings = rules_settings()
+    plain = Backtest(settings, BacktestRequest(RULES_START, RULES_END, ALL)).run()
+    entries = sorted({f.time for f in plain.fills if f.kind == "entry"})
+    reversals = sorted({f.time for f in plain.fills if f.reason == "signal_reversal"})
+    assert len(entries) >= 4 and len(reversals) >= 2, (len(entries), len(reversals))
+    sample = frozenset(
+        [RULES_START + timedelta(hours=7 + 53 * i) for i in range(5)]
+        + entries[:: max(1, len(entries) // 4)][:4] + reversals[:3]
+    )
+    request = BacktestRequest(RULES_START, RULES_END, ALL, trace_hours=sample)
+    traced = Backtest(settings, request).run()
+    assert traced.fills == plain.fills
+    return settings, traced, sample
+
+
+def test_new_rules_decide_and_exit_like_the_cycle(rules_run) -> None:
+    settings, result, sample = rules_run
+    graph = compiled_graph()
+    codes: set[str] = set()
+    reversed_here = 0
+    for as_of in sorted(sample):
+        trace = result.traces[as_of]
+        signals, _ = cycle_signals(settings, as_of, list(ALL), trace.portfolio, graph)
+        theirs = {s.symbol: s for s in signals}
+        assert {s.symbol for s in trace.signals} == set(theirs), as_of
+        for mine in trace.signals:
+            cyc = theirs[mine.symbol]
+            where = (as_of, mine.symbol)
+            assert mine.decision == cyc.decision, where
+            assert mine.score == pytest.approx(cyc.score, abs=1e-9), where
+            assert [r.code for r in mine.reasons] == [r.code for r in cyc.reasons], where
+            for key in (*LEVELS, "atr"):
+                assert getattr(mine, key) == getattr(cyc, key), (where, key)
+            assert mine.weights == cyc.weights, where
+            codes.update(r.code for r in mine.reasons)
+        # The reversal exits the backtest takes at this hour are those the live engine takes
+        # with the cycle's signals (ExecutionEngine.reversals: the same rule on these scores).
+        scores = {s.symbol: s.score for s in signals}
+        live = {
+            p.position_id for p in trace.positions
+            if p.opened_at < as_of
+            and should_close_for_reversal(p, scores.get(p.symbol), settings.execution)
+        }
+        assert trace.reversals == live, as_of
+        reversed_here += len(live)
+    # Not vacuous: the new rules acted in the sampled hours.
+    assert reversed_here >= 1
+    assert {"history_guard", "driver"} <= codes, codes

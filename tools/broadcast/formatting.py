@@ -41,6 +41,7 @@ EXIT_LABELS: dict[str, tuple[str, str]] = {
     "manual": ("✋", "Closed manually"),
     "liquidation": ("💥", "Liquidated"),
     "circuit_breaker": ("🧯", "Daily loss limit: closed"),
+    "signal_reversal": ("🔄", "Signal reversed: closed"),
 }
 
 _DRIVER_WORDS = {
