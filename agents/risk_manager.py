@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context, services_of
 from graph.state import CycleState
+from sextant.lifecycle import reversal_due
 from sextant.models import PortfolioState, SymbolError
 from sextant.risk import SymbolInputs, decide
 
@@ -40,8 +41,14 @@ def risk_manager(state: CycleState, runtime: Runtime[Context]) -> dict:
         errors=errors,
     )
     signals.sort(key=lambda s: (s.decision == "WAIT", -abs(s.score), s.symbol))
+    scores = {s.symbol: s.score for s in signals}
+    es = services.settings.execution
     return {
         "signals": signals,
+        "reversal_exits": sorted(
+            sym for sym, side in portfolio.open_sides.items()
+            if reversal_due(side, scores.get(sym), es)
+        ),
         "portfolio": portfolio,
         "errors": errors,
         "timings_ms": {"risk": round((time.perf_counter() - start) * 1000, 3)},

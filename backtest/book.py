@@ -59,6 +59,7 @@ class OpenTrade:
     close_for_news: bool = False
     news_price: Decimal | None = None  # the quote a news-panic close takes (fills="quote")
     close_for_reversal: bool = False
+    reversal_price: Decimal | None = None  # the quote a reversal close takes (fills="quote")
 
 
 @dataclass

@@ -251,9 +251,13 @@ class Backtest:
                     if at is None:
                         at = dec(self.series[index[symbol]].open[row])
                     self._fill_exit(book, pos, forced_exit(pos, "news_panic", at), t_open)
-                elif trade.close_for_reversal and row >= 0:
+                elif trade.close_for_reversal and (row >= 0 or quote):
+                    # (a reversal is only decided on a bar the symbol has: quote mode has its
+                    # quote then)
                     pos = trade.position
-                    at = dec(self.series[index[symbol]].open[row])
+                    at = trade.reversal_price if quote else None
+                    if at is None:
+                        at = dec(self.series[index[symbol]].open[row])
                     self._fill_exit(book, pos, forced_exit(pos, "signal_reversal", at), t_open)
 
             # 1c. Entries decided at T fill at this bar's open (or at their quote).
@@ -376,14 +380,20 @@ class Backtest:
                             trade.news_price = dec(ticker.ask if buying else ticker.bid)
 
             # 3c. Signal reversal: an open position whose symbol's final score at T + 1h
-            # crossed the exit level against it closes at the next bar's open (1b), as the
-            # live cycle at that hour closes it at once.
+            # crossed the exit level against it closes at the next bar's open (1b; with
+            # fills="quote" at the quote at T + 1h), as the live cycle at that hour closes it.
             if es.reversal_exit_score is not None:
                 for symbol, trade in book.open.items():
-                    score = self._score(index[symbol], k, t_close)
+                    j, row = index[symbol], int(self.rows[index[symbol]][k])
+                    score = self._score(j, k, t_close)
                     trade.close_for_reversal = should_close_for_reversal(
                         trade.position, score, es
                     )
+                    trade.reversal_price = None
+                    if trade.close_for_reversal and quote:
+                        ticker = self.series[j].snapshot(row, t_close).ticker
+                        buying = trade.position.side == "short"
+                        trade.reversal_price = dec(ticker.ask if buying else ticker.bid)
 
             # 3d. The Risk Manager on this hour's candidates.
             traced = t_close in trace_hours

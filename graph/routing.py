@@ -29,7 +29,9 @@ def route_to_news(state: CycleState) -> list[Send] | Literal["math_engine"]:
 
 
 def route_after_risk(state: CycleState) -> Literal["execution", "broadcaster"]:
-    """The WAIT branch and the news veto skip execution: nothing to do there."""
+    """The WAIT branch and the news veto skip execution: nothing to do there, unless news or a
+    signal reversal asks to close a held position."""
     actionable = any(s.decision != "WAIT" for s in state.get("signals", []))
     news_exits = any(n.close_longs or n.close_shorts for n in state.get("news", {}).values())
-    return "execution" if actionable or news_exits else "broadcaster"
+    exits = news_exits or bool(state.get("reversal_exits"))
+    return "execution" if actionable or exits else "broadcaster"

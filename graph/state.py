@@ -71,6 +71,7 @@ class CycleState(TypedDict, total=False):
     analyses: dict[str, MathAnalysis]
     portfolio: PortfolioState | None
     signals: list[Signal]
+    reversal_exits: list[str]  # held symbols whose score crossed the reversal-exit level
     route: str
     executions: list[ExecutionIntent]
     positions: list[Position]  # opened, changed or closed by this cycle's execution

@@ -167,6 +167,7 @@ def portfolio_state(
         margin_used=sum((p.margin for p in held), ZERO),
         open_daily_vol=sum((p.daily_vol for p in held), ZERO),
         open_symbols=tuple(sorted({p.symbol for p in held})),
+        open_sides={p.symbol: p.side for p in sorted(held, key=lambda p: p.symbol)},
         circuit_breaker_until=breaker_until,
     )
 

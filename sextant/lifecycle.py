@@ -186,13 +186,17 @@ def trailing_stop(pos: Position, best: Decimal, s: ExecutionSettings) -> tuple[D
     return stop, why
 
 
-def should_close_for_reversal(pos: Position, score: float | None, s: ExecutionSettings) -> bool:
-    """Signal-reversal exit: the cycle's final score crossed `reversal_exit_score` against the
-    position (a long at or below it, a short at or above minus it)."""
+def reversal_due(side: str, score: float | None, s: ExecutionSettings) -> bool:
+    """Signal-reversal exit: the cycle's final score crossed `reversal_exit_score` against a
+    position of `side` (a long at or below it, a short at or above minus it)."""
     level = s.reversal_exit_score
-    if level is None or score is None or not pos.is_open:
+    if level is None or score is None:
         return False
-    return score <= level if pos.side == "long" else score >= -level
+    return score <= level if side == "long" else score >= -level
+
+
+def should_close_for_reversal(pos: Position, score: float | None, s: ExecutionSettings) -> bool:
+    return pos.is_open and reversal_due(pos.side, score, s)
 
 
 def step(

@@ -375,6 +375,7 @@ class PortfolioState(Frozen):
     margin_used: Money = Decimal("0")
     open_daily_vol: Money = Decimal("0")  # sum of the open positions' `daily_vol`
     open_symbols: tuple[str, ...] = ()
+    open_sides: dict[str, Side] = Field(default_factory=dict)  # symbol -> its position's side
     circuit_breaker_until: datetime | None = None
 
     @classmethod

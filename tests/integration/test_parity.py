@@ -128,3 +128,30 @@ def test_closing_all_on_the_circuit_breaker_books_alike(tmp_path: Path) -> None:
     assert paper == sorted(fill_key(f) for f in result.fills if f.time <= end)
     [at_end] = [eq for t, eq in result.equity if t == end]
     assert book_equity(store, Decimal(settings.equity), exclude_opened_from=end) == at_end
+
+
+def test_the_rules_beyond_the_spec_book_alike(tmp_path: Path) -> None:
+    """The paper loop and the backtest with the new rules on (in-sample hours): the breakeven
+    in R with its cost-covering offset, the ATR trail from breakeven, the signal-reversal exit,
+    cost-aware sizing, book volatility targeting, the history guard, capped weights."""
+    start, end = datetime(2025, 4, 9, tzinfo=UTC), datetime(2025, 4, 10, 13, tzinfo=UTC)
+    settings = load_settings(
+        state_dir=tmp_path / "state",
+        watchlist=list(SYMBOLS),
+        risk={"long_threshold": 0.3, "short_threshold": -0.3, "cost_aware_sizing": True,
+              "book_vol_target_pct": 40.0, "history_guard": True,
+              "history_guard_daily_bars": 150, "weight_redistribution": "capped"},
+        execution={"reversal_exit_score": 0.2, "breakeven_trigger_unit": "r",
+                   "breakeven_trigger_r": "0.5", "breakeven_offset_covers_costs": True,
+                   "trail_unit": "atr", "trail_atr": "0.5", "trail_start": "breakeven",
+                   "stale_exit": False},
+    )
+    store = paper_loop(settings, start, end)
+    result = backtest(settings, "quote", start, end)
+    paper = sorted(fill_key(f) for f in store.fills())
+    reasons = {k[3] for k in paper}
+    assert {"signal_reversal", "trailing_stop", "breakeven_stop"} <= reasons, reasons
+    assert paper == sorted(fill_key(f) for f in result.fills if f.time <= end)
+    assert all(p.atr is not None for p in store.positions())  # the signal's ATR reached them
+    [at_end] = [eq for t, eq in result.equity if t == end]
+    assert book_equity(store, Decimal(settings.equity), exclude_opened_from=end) == at_end
