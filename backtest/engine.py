@@ -108,6 +108,7 @@ class BacktestResult:
     gross_exposure: list[float]  # per hour: open notional / equity
     btc: list[tuple[datetime, float]]  # reference closes at each hour close (buy and hold)
     traces: dict[datetime, Trace] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # about the span: the first of `warnings`
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,16 @@ class _Decision:
     signals: list[Signal]
     evaluated: int
     trace: Trace | None
+
+
+def no_data_message(skipped: dict[str, str], symbols: list[str], span: str) -> str:
+    """Why no symbol can be backtested, each reason once with the symbols it applies to."""
+    by_reason: dict[str, list[str]] = {}
+    for s in symbols:
+        by_reason.setdefault(skipped.get(s, "no data"), []).append(s.split("/")[0])
+    return f"no symbol has data in {span}: " + "; ".join(
+        f"{why} ({', '.join(names)})" for why, names in by_reason.items()
+    )
 
 
 def hour_floor(ts: datetime) -> datetime:
@@ -135,7 +146,11 @@ class Backtest:
         self.start = hour_floor(request.start)
         self.end = hour_floor(request.end)
         if self.end <= self.start:
-            raise ValueError(f"empty span: --from {self.start} is not before --to {self.end}")
+            raise DataError(
+                f"empty span: --from {self.start:%Y-%m-%d %H:%M} is not before --to "
+                f"{self.end:%Y-%m-%d %H:%M} (the end of the data when --to is not given)",
+                field="--to",
+            )
         self.news = news or NoNews()
         symbols = list(dict.fromkeys(request.symbols))
         ref = settings.market.reference_symbol
@@ -143,10 +158,17 @@ class Backtest:
         self.data = data or load_data(settings, wanted, self.end, request.data_dir)
         self.symbols = [s for s in symbols if s in self.data.symbols]
         if not self.symbols:
-            raise DataError(
-                "no symbol has data: "
-                + "; ".join(f"{s}: {why}" for s, why in self.data.skipped.items())
+            span = f"{self.start:%Y-%m-%d %H:%M} .. {self.end:%Y-%m-%d %H:%M}"
+            early = all(
+                self.data.skipped.get(s, "").startswith("no candles before") for s in symbols
             )
+            raise DataError(
+                no_data_message(self.data.skipped, symbols, span),
+                field="--from" if early else "--symbols",
+            )
+        # Notices about the span itself, shown first (the CLI prints them before the run).
+        self.warnings: list[str] = []
+        self._clamp_start(ref)
         self.series = [SymbolSeries(self.data.symbols[s], settings) for s in self.symbols]
         n = int((self.end - self.start) / timedelta(hours=1))
         start_ns = int(pd.Timestamp(self.start).value)
@@ -158,6 +180,35 @@ class Backtest:
         self.ref_close, self.ref_change = self._reference(ref)
 
     # -- set-up ---------------------------------------------------------------------------
+
+    def _clamp_start(self, ref: str) -> None:
+        """A span that starts before the data starts where the data does: every figure (the
+        buy-and-hold's included) is then over hours that have bars, and a warning says so."""
+        firsts = [
+            hour_floor(self.data.symbols[s].hourly.index[0].to_pydatetime())
+            for s in self.symbols
+            if len(self.data.symbols[s].hourly)
+        ]
+        first = min(firsts) if firsts else self.end
+        if first >= self.end:
+            raise DataError(
+                f"no data in the span {self.start:%Y-%m-%d %H:%M} .. {self.end:%Y-%m-%d %H:%M}",
+                field="--from",
+            )
+        if first > self.start:
+            self.warnings.append(
+                f"--from {self.start:%Y-%m-%d %H:%M} is before the data, which starts "
+                f"{first:%Y-%m-%d %H:%M}: the backtest and every figure (buy-and-hold "
+                f"included) cover {first:%Y-%m-%d %H:%M} .. {self.end:%Y-%m-%d %H:%M}"
+            )
+            self.start = first
+        if ref in self.data.symbols and len(self.data.symbols[ref].hourly):
+            ref_first = hour_floor(self.data.symbols[ref].hourly.index[0].to_pydatetime())
+            if ref_first > self.start:
+                self.warnings.append(
+                    f"buy-and-hold {ref.split('/')[0]} from {ref_first:%Y-%m-%d %H:%M}, where "
+                    "its data starts"
+                )
 
     def _rows(self, open_ns: np.ndarray) -> np.ndarray:
         grid = self.grid_ns[:-1]
@@ -429,7 +480,7 @@ class Backtest:
                 progress(done, self.hours, t_close, equity)
 
         symbol_hours = int(sum(int((rows[:done] >= 0).sum()) for rows in self.rows))
-        warnings = self._warnings(missing_funding, unfilled, interrupted)
+        warnings = self.warnings + self._warnings(missing_funding, unfilled, interrupted)
         return BacktestResult(
             request=self.request,
             settings=st,
@@ -459,6 +510,7 @@ class Backtest:
             gross_exposure=gross,
             btc=btc,
             traces=traces,
+            notices=list(self.warnings),
         )
 
     def _settle_funding(

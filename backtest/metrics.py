@@ -12,7 +12,7 @@ Conventions (also in the README):
 """
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -110,7 +110,9 @@ def buy_and_hold(result: BacktestResult) -> dict[str, Any]:
     symbol = result.settings.market.reference_symbol
     if len(result.btc) < 2:
         return {"symbol": symbol, "available": False}
-    times = [result.start] + [t for t, _ in result.btc]
+    # bought at the open of the reference's first bar in the span (the span's start unless its
+    # data starts later), at that bar's close
+    times = [result.btc[0][0] - timedelta(hours=1)] + [t for t, _ in result.btc]
     prices = np.array([result.btc[0][1]] + [p for _, p in result.btc])
     out = {"symbol": symbol, "available": True, "start_price": prices[0], "end_price": prices[-1]}
     figures = ratios(times, prices)

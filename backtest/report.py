@@ -102,6 +102,7 @@ def document(result: BacktestResult) -> dict[str, Any]:
             "symbol_hours_with_answers": result.news_symbol_hours,
         },
         "warnings": result.warnings,
+        "span_warnings": result.notices,  # the span was clamped to the data (also in warnings)
         "metrics": compute_metrics(result),
         "trades": trades,
         "open_positions": open_positions,
@@ -126,6 +127,7 @@ def table(doc: dict[str, Any]) -> str:
     lines = [
         f"Sextant backtest {doc['from']} .. {doc['to']}  {len(doc['symbols'])} symbols"
         + ("  (INTERRUPTED: partial results)" if doc["interrupted"] else ""),
+        *(f"  WARNING: {w}" for w in doc.get("span_warnings", [])),
         "",
         f"  equity          {_f(m['initial_equity'])} -> {_f(m['final_equity'])} USDT",
         f"  total return    {_f(m['total_return_pct'], '+.2f')} %"
@@ -165,8 +167,9 @@ def table(doc: dict[str, Any]) -> str:
             f"{_f(row['avg_r_multiple'], '+.2f'):>8}"
         )
     lines += ["", f"News: {doc['news']['note']}"]
-    if doc["warnings"]:
-        lines += ["", "Warnings:"] + [f"  - {w}" for w in doc["warnings"]]
+    rest = [w for w in doc["warnings"] if w not in doc.get("span_warnings", [])]
+    if rest:
+        lines += ["", "Warnings:"] + [f"  - {w}" for w in rest]
     return "\n".join(lines)
 
 

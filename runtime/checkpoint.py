@@ -14,6 +14,7 @@ is imported), and keeps Decimal and datetime exact. Old cycles' threads are prun
 import dataclasses
 import inspect
 import logging
+import sqlite3
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from langgraph.types import Send
 from pydantic import BaseModel
 
 from sextant.models import OHLCV_COLUMNS, CandleFrame, MarketSnapshot
+from tools.db import check_database_file, ensure_state_dir, state_error
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FILE = "checkpoints.db"
@@ -140,15 +142,24 @@ class CheckpointSerde(JsonPlusSerializer):
 
 @asynccontextmanager
 async def open_checkpointer(state_dir: Path) -> AsyncIterator[AsyncSqliteSaver]:
-    Path(state_dir).mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(str(Path(state_dir) / CHECKPOINT_FILE))
+    """The loop's checkpoint database; one it cannot open or set up is a StateError (exit 3)."""
+    ensure_state_dir(Path(state_dir))
+    path = Path(state_dir) / CHECKPOINT_FILE
+    check_database_file(path)
     try:
-        await conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL: WAL survives a killed process intact; a power cut may lose the last
-        # checkpoints, and the cycle is then redone (its entries are idempotent).
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        saver = AsyncSqliteSaver(conn, serde=CheckpointSerde())
-        await saver.setup()
+        conn = await aiosqlite.connect(str(path))
+    except sqlite3.Error as exc:
+        raise state_error(path, exc) or exc from None
+    try:
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL: WAL survives a killed process intact; a power cut may lose the last
+            # checkpoints, and the cycle is then redone (its entries are idempotent).
+            await conn.execute("PRAGMA synchronous=NORMAL")
+            saver = AsyncSqliteSaver(conn, serde=CheckpointSerde())
+            await saver.setup()
+        except sqlite3.Error as exc:
+            raise state_error(path, exc) or exc from None
         yield saver
     finally:
         await conn.close()

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sextant.errors import AlreadyRunning, ExchangeBusy
+from sextant.errors import AlreadyRunning, ExchangeBusy, StateError
 from sextant.models import iso_z
 
 LOCK_FILE = "loop.lock"
@@ -33,8 +33,11 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only or missing state directory: say so, exit 3
+            raise StateError(self.path, f"cannot open the lock file: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -98,8 +101,11 @@ def write_heartbeat(
     }
     path = Path(state_dir) / HEARTBEAT_FILE
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(doc, indent=2))
+        os.replace(tmp, path)
+    except OSError as exc:  # full or read-only state directory
+        raise StateError(path, f"cannot write the heartbeat: {exc.strerror}") from None
     return doc
 
 

@@ -5,9 +5,10 @@ Each run builds its engine (when it trades) and its services once, in that order
 them at the end whatever happens.
 """
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,8 @@ from runtime.hour import trading_hour
 from runtime.services import build_services
 from sextant.clock import SystemClock
 from sextant.config import Settings
+from sextant.errors import DataError
+from sextant.models import iso_z
 from sextant.positions import Position
 
 
@@ -33,10 +36,30 @@ class OnceResult:
     positions: list[Position] = field(default_factory=list)
 
 
+async def require_fresh_data(services: Any, symbols: list[str], as_of: datetime) -> None:
+    """A replayed `--as-of` whose data has ended (or not begun) is refused before the cycle:
+    it would analyse nothing and post a Market Pulse of stale prices."""
+    market = services.market
+    if market.source != "replay":
+        return
+    max_age = timedelta(hours=services.settings.market.stale_after_hours)
+    last = await asyncio.to_thread(market.last_close_before, symbols, as_of)
+    if last is None or as_of - last > max_age:
+        seen = f"the latest bar closed {iso_z(last)}" if last else "no bar had closed by then"
+        raise DataError(
+            f"--as-of {iso_z(as_of)}: no fresh data in {market.data_dir} ({seen}; a symbol is "
+            f"fresh for market.stale_after_hours={services.settings.market.stale_after_hours:g} "
+            "h after its last bar)",
+            field="--as-of",
+        )
+
+
 async def analyse_once(settings: Settings, as_of: datetime | None) -> OnceResult:
     """One cycle that touches no book (`run --once --no-trade`)."""
     services = build_services(settings)
     try:
+        if as_of is not None:
+            await require_fresh_data(services, list(settings.watchlist), as_of)
         state, total = await run_cycle(services, as_of=as_of, symbols=list(settings.watchlist))
     finally:
         await services.aclose()
@@ -48,8 +71,10 @@ async def trade_once(settings: Settings, as_of: datetime | None) -> OnceResult:
     engine = build_engine(settings)
     services = build_services(settings, engine=engine)
     try:
-        await engine.start()
         watch = list(settings.watchlist)
+        if as_of is not None:  # before the engine syncs with anything
+            await require_fresh_data(services, watch, as_of)
+        await engine.start()
         if as_of is None:
             as_of = await resolve_as_of(services.market, watch)
         state, total, act = await trading_hour(

@@ -1,12 +1,15 @@
 """Sextant's own errors: one tree, so an entry point can tell a refusal from a bug.
 
 Every error Sextant raises on purpose derives from `SextantError`; the CLI maps the branches
-to exit codes (`cli/main.py`): a `ConfigError` (bad settings, arguments or data folder: the
-user can fix it) exits 2, any other `SextantError` exits 1 with its message, anything else is
-a bug and keeps its traceback. Adapters translate their libraries' exceptions into these
-(the exchange seam maps ccxt's, the LLM service httpx's), so no layer above them catches a
-library's exception type.
+to its one exit-code table (`cli/common.py`, the same for every command): a `ConfigError` (bad
+settings, arguments, a span with no data, a missing data folder: the user can fix it) exits 2,
+a `StateError` (the state directory or its database cannot be used) exits 3, any other
+`SextantError` exits 1 with its message; anything else is a bug and keeps its traceback.
+Adapters translate their libraries' exceptions into these (the exchange seam maps ccxt's, the
+LLM service httpx's, tools/db.py SQLite's), so no layer above them catches a library's type.
 """
+
+from pathlib import Path
 
 
 class SextantError(Exception):
@@ -14,11 +17,30 @@ class SextantError(Exception):
 
 
 class ConfigError(SextantError):
-    """Invalid configuration or arguments; the message names every offending field."""
+    """Invalid configuration or arguments; the message names every offending field.
+
+    `field` is the setting (`risk.long_threshold`) or argument (`--from`) at fault when there
+    is one: `--json` errors carry it (schema sextant.error/1)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
-class DataError(SextantError):
-    """A data folder cannot serve a backtest at all (no folder, no symbol with data)."""
+class DataError(ConfigError):
+    """A data folder cannot serve the request at all (no folder, no symbol with data in the
+    span): the user picks another folder or span, so it is a configuration error (exit 2)."""
+
+
+class StateError(SextantError):
+    """The state directory or its database cannot be used: read-only, full, truncated or not a
+    database. The message names the path and what is wrong; the CLI exits 3 before any order
+    (nothing can be booked, so nothing is sent)."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = Path(path)
+        self.problem = problem
 
 
 class MarketDataError(SextantError):
@@ -80,6 +102,7 @@ class ExchangeBusy(AlreadyRunning, ConfigError):
             "Bybit, which the loop then books",
         )
         self.pid = pid
+        self.field = None
 
 
 class PromptError(SextantError, ValueError):

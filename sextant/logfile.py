@@ -6,7 +6,7 @@ import logging.handlers
 from pathlib import Path
 
 from sextant.config import ConfigError
-from sextant.logs import RedactingFormatter
+from sextant.logs import LibraryLevel, RedactingFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -27,6 +27,7 @@ def add_log_file(path: Path, max_bytes: int, backups: int) -> logging.Handler:
     except OSError as exc:
         raise ConfigError(f"service.log_file (env SEXTANT_SERVICE__LOG_FILE): {exc}") from None
     handler.setFormatter(RedactingFormatter(FORMAT))
+    handler.addFilter(LibraryLevel())  # the same -v / --debug-libs split as stderr
     handler.sextant_file = str(path.resolve())  # type: ignore[attr-defined]
     root.addHandler(handler)
     return handler

@@ -3,6 +3,10 @@
 Every handler installed here redacts the registered secrets (API keys, bot token) from the
 formatted record, traceback included, whichever library logged it (httpx and
 python-telegram-bot put the bot token in request URLs).
+
+`-v` is Sextant's own debug lines: the libraries' loggers (aiosqlite logs every checkpoint
+blob it writes, sqlalchemy every statement, httpx every request) stay at INFO, so a long
+replay's stderr stays bounded; `-vv` / `--debug-libs` lets their DEBUG through too.
 """
 
 import logging
@@ -36,10 +40,31 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def setup_logging(verbose: bool) -> None:
+# Sextant's own top-level packages: their loggers follow -v; every other logger is a library's.
+OWN_PACKAGES = frozenset(
+    {"sextant", "cli", "runtime", "graph", "agents", "execution", "tools", "backtest", "dashboard"}
+)
+
+
+class LibraryLevel(logging.Filter):
+    """Lets a library's record through only at `level` or above (Sextant's own: all)."""
+
+    level = logging.INFO  # class-wide: the stderr and log-file handlers share the setting
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= LibraryLevel.level:
+            return True
+        return record.name.split(".", 1)[0] in OWN_PACKAGES
+
+
+def setup_logging(verbose: int | bool, debug_libs: bool = False) -> None:
+    """verbose 0: warnings; 1 (-v): Sextant's debug lines, libraries at INFO; debug_libs (or
+    verbose >= 2): the libraries' debug lines too."""
     register_secrets(os.environ.get(name) for name in SECRET_ENV_NAMES)
+    LibraryLevel.level = logging.DEBUG if debug_libs or int(verbose) >= 2 else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(LibraryLevel())
     handler.sextant = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     for old in list(root.handlers):  # ours from an earlier call (tests call main() repeatedly)

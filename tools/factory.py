@@ -23,8 +23,9 @@ def make_market(settings: Settings) -> MarketDataPort:
         from tools.market_data.bybit import BybitMarketData
 
         return BybitMarketData(settings)
-    from tools.market_data.replay import ReplayMarketData
+    from tools.market_data.replay import ReplayMarketData, check_data_dir
 
+    check_data_dir(settings.market.data_dir)
     return ReplayMarketData(settings)
 
 

@@ -4,16 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli.common import (
-    EXIT_CONFIG,
-    EXIT_FAILED,
-    EXIT_OK,
-    add_config_arg,
-    parse_time,
-    settings_from,
-)
-
-EXIT_INTERRUPTED = 130  # the shell's code for a stop by Ctrl-C; the partial results are printed
+from cli.common import EXIT_INTERRUPTED, EXIT_OK, add_config_arg, parse_time, settings_from
 
 LIVE_WARNING = (
     "WARNING: --llm live asks a live model about past hours; it may know what happened next, "
@@ -56,33 +47,36 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from backtest.data import DataError
     from backtest.engine import Backtest, BacktestRequest
     from backtest.news import LiveNews, NoNews, tape_news
     from backtest.progress import ProgressBar, stop_on_sigint
     from backtest.report import benchmark_curve, document, dumps, table, write_report
-    from sextant.ports.market_data import MarketDataError
-    from tools.market_data.replay import ReplayMarketData
+    from sextant.errors import ConfigError, DataError, MarketDataError
+    from tools.market_data.replay import ReplayMarketData, check_data_dir
 
     settings = settings_from(args)
     start = parse_time(args.start, "--from")
+    end_arg = parse_time(args.end, "--to") if args.end else None
+    if end_arg is not None and end_arg <= start:  # before any data is read
+        raise ConfigError(
+            f"--to: empty span: {args.end} is not after --from {args.start}", field="--to"
+        )
     symbols = list(settings.watchlist)
     data_dir = args.data_dir or settings.market.data_dir
+    check_data_dir(data_dir, "--data-dir" if args.data_dir else "market.data_dir")
     if args.llm == "live":
         print(f"sextant: {LIVE_WARNING}", file=sys.stderr)
         if not settings.llm_active:
-            print(
-                "sextant: --llm live needs OPENROUTER_API_KEY (and SEXTANT_LLM__ENABLED=true)",
-                file=sys.stderr,
+            raise ConfigError(
+                "--llm live needs OPENROUTER_API_KEY (and SEXTANT_LLM__ENABLED=true)",
+                field="--llm",
             )
-            return EXIT_CONFIG
+    try:
+        end = end_arg or ReplayMarketData(settings, data_dir).data_end(symbols)
+    except MarketDataError as exc:
+        raise DataError(f"--symbols: {exc.message}", field="--symbols") from None
     news = None
     try:
-        end = (
-            parse_time(args.end, "--to")
-            if args.end
-            else ReplayMarketData(settings, data_dir).data_end(symbols)
-        )
         if args.llm == "off":
             news = NoNews("news unavailable: --llm off (its weight went to the others)")
         elif args.llm == "live":
@@ -91,11 +85,14 @@ def handle(args: argparse.Namespace) -> int:
             news = tape_news(settings, symbols, start, end)
         request = BacktestRequest(start, end, tuple(symbols), data_dir, fills=args.fills)
         engine = Backtest(settings, request, news=news)
-    except (ValueError, DataError, MarketDataError, OSError) as exc:
-        print(f"sextant: {exc}", file=sys.stderr)
+    except BaseException as exc:
         if isinstance(news, LiveNews):
             news.close()
-        return EXIT_CONFIG if isinstance(exc, ValueError) else EXIT_FAILED
+        if isinstance(exc, ValueError | OSError):  # unreadable data or tape: say so, exit 2
+            raise DataError(f"{type(exc).__name__}: {exc}") from None
+        raise
+    for warning in engine.warnings:  # at the top, before the progress bar and the figures
+        print(f"sextant: WARNING: {warning}", file=sys.stderr)
 
     bar = None if args.quiet else ProgressBar(sys.stderr)
     with stop_on_sigint() as stop:

@@ -6,13 +6,13 @@ import sys
 from pathlib import Path
 
 from cli.common import (
-    EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,
     add_config_arg,
     parse_time,
     settings_from,
 )
+from sextant.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,17 +41,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def handle_download(args: argparse.Namespace) -> int:
     from backtest.download import Downloader, DownloadError, SymbolDownload, check_target
+    from sextant.clock import SystemClock
 
     settings = settings_from(args)
     symbols = list(settings.watchlist)
+    # Dates first: a wrong span never reaches the exchange.
     since = parse_time(args.since, "--since")
     until = parse_time(args.until, "--until") if args.until else None
+    if until is not None and until <= since:
+        raise ConfigError(f"--until: {args.until} is not after --since {args.since}",
+                          field="--until")
+    if since >= SystemClock().now():
+        raise ConfigError(f"--since: {args.since} is in the future", field="--since")
     data_dir = args.data_dir or settings.state_dir / "data"
     try:
         check_target(data_dir)
     except DownloadError as exc:
-        print(f"sextant: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        raise ConfigError(str(exc), field="--data-dir") from None
 
     def report(item: SymbolDownload) -> None:
         if item.error:
@@ -67,11 +73,8 @@ def handle_download(args: argparse.Namespace) -> int:
 
     async def go() -> int:
         downloader = Downloader(settings)
-        try:
+        try:  # a DownloadError goes up to the exit-code table (1, its message)
             summary = await downloader.run(symbols, since, until, data_dir, report)
-        except DownloadError as exc:
-            print(f"sextant: {exc}", file=sys.stderr)
-            return EXIT_FAILED
         finally:
             await downloader.aclose()
         print(

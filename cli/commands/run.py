@@ -2,9 +2,9 @@
 
 import argparse
 import asyncio
-import sys
 
-from cli.common import EXIT_CONFIG, EXIT_OK, add_config_arg, parse_time, settings_from
+from cli.common import EXIT_OK, add_config_arg, parse_time, settings_from
+from sextant.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +29,7 @@ def handle(args: argparse.Namespace) -> int:
     from runtime.once import analyse_once, trade_once
 
     if not args.once:
-        print("sextant run needs --once (the 24/7 process is `sextant loop`)", file=sys.stderr)
-        return EXIT_CONFIG
+        raise ConfigError("run needs --once (the 24/7 process is `sextant loop`)", field="--once")
     settings = settings_from(args)
     as_of = parse_time(args.as_of) if args.as_of else None
     if args.no_trade:

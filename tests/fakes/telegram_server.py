@@ -11,7 +11,10 @@ python-telegram-bot client (or any other client) is exercised end to end:
 What it checks like Telegram does (so a broadcaster that passes here passes there):
 HTML ``parse_mode`` (a port of TDLib's ``parse_html``: supported tags, nesting, the same error
 texts), text/caption limits measured after entity parsing, replies to unknown messages,
-unknown tokens, concurrent ``getUpdates`` (409), ``getUpdates`` while a webhook is set (409).
+unknown tokens, concurrent ``getUpdates`` (409), ``getUpdates`` while a webhook is set (409),
+a group upgraded to a supergroup (:meth:`FakeTelegram.migrate_chat`: every request naming the
+old chat gets Telegram's 400 with ``parameters.migrate_to_chat_id``; the supergroup has its own
+message ids, so replies to the old group's messages are not found there).
 Faults (429, 5xx, read timeouts before/after the message is applied, arbitrary 400s) are
 injected per method with :meth:`FakeTelegram.fail_next`.
 
@@ -549,6 +552,7 @@ class FakeTelegram:
         self.chat_types: dict[ChatKey, str] = {}
         self.commands: dict[str, list[JSONDict]] = {}
         self.webhook_url = ""
+        self.migrations: dict[ChatKey, int] = {}  # old group id -> its supergroup's id
 
         self._lock = threading.RLock()
         self._updates_cv = threading.Condition(self._lock)
@@ -656,6 +660,12 @@ class FakeTelegram:
     def pending_updates(self) -> list[JSONDict]:
         with self._lock:
             return list(self._updates)
+
+    def migrate_chat(self, old: ChatKey, new: int) -> None:
+        """Upgrade the group `old` to the supergroup `new`, as a group admin can do at any time."""
+        with self._lock:
+            self.migrations[_chat_key(old)] = new
+            self.chat_types[new] = "supergroup"
 
     def fail_next(
         self,
@@ -1004,7 +1014,14 @@ class FakeTelegram:
     def _require_chat(self, params: dict[str, Any]) -> ChatKey:
         if "chat_id" not in params or params["chat_id"] in ("", None):
             raise ApiError(400, "Bad Request: chat_id is empty")
-        return _chat_key(params["chat_id"])
+        chat = _chat_key(params["chat_id"])
+        if chat in self.migrations:  # the Bot API's answer for a group that was upgraded
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrations[chat]},
+            )
+        return chat
 
     def _take_message_id(self, chat: ChatKey) -> int:
         # ids are per chat and shared by everyone writing in it, starting at 1

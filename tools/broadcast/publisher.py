@@ -19,6 +19,10 @@ Exactly once
   - 429: retried after Telegram's `retry_after` (the whole chat pauses; not counted);
   - refused for good (400 chat not found, 403 bot removed): `failed`, logged as an error; a
     400 about the HTML itself is resent once as plain text;
+  - the group became a supergroup (400 with `migrate_to_chat_id`): nothing was delivered; the
+    transport moves to the new chat, the move is remembered in the database (every later post,
+    replies included, goes there, across restarts), a warning names the setting to update,
+    and the post is resent at once. Keys and the journal stay under the configured chat;
   - MAYBE delivered (the request was written and then the answer timed out or the connection
     dropped; or the process died while a row was `sending`): the Bot API has no idempotency
     key and a bot cannot read back a channel's history, so there is no way to ask Telegram.
@@ -81,12 +85,14 @@ class Outcome(StrEnum):
     RATE_LIMITED = "rate_limited"  # 429: wait retry_after
     REJECTED = "rejected"  # refused for good
     BAD_MARKUP = "bad_markup"  # the HTML was refused: resend as plain text
+    MIGRATED = "migrated"  # the chat moved (group -> supergroup): resend to the new chat
 
 
 @dataclass(frozen=True)
 class Failure:
     outcome: Outcome
     retry_after_s: float = 0.0
+    new_chat_id: int | None = None  # MIGRATED: where the chat lives now
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,16 @@ class Transport(Protocol):
 
     def classify(self, exc: BaseException) -> Failure: ...
 
+    def move_to(self, chat_id: int) -> None:
+        """Send to `chat_id` from now on (MIGRATED); transports without chats never get it."""
+        ...
+
     async def aclose(self) -> None: ...
+
+
+def migration_state(destination: str) -> str:
+    """broadcast_state name of the chat a destination's group migrated to."""
+    return f"migrated_chat:{destination}"
 
 
 class RateLimiter:
@@ -555,6 +570,19 @@ class Publisher:
                     "broadcast: %s rate-limited by Telegram; retry in %.0f s",
                     row.key,
                     failure.retry_after_s,
+                )
+            case Outcome.MIGRATED if failure.new_chat_id is not None:
+                new = failure.new_chat_id
+                name = migration_state(self.destination)
+                await asyncio.to_thread(store.set_state, name, str(new))
+                self.transport.move_to(new)
+                await asyncio.to_thread(store.mark_retry, row.id, now, error, uncount=True)
+                log.warning(
+                    "broadcast: the Telegram chat %s became a supergroup, now %s: posting there "
+                    "from now on (remembered in the state database); set TELEGRAM_CHAT_ID=%s",
+                    self.destination.removeprefix("telegram:"),
+                    new,
+                    new,
                 )
             case Outcome.BAD_MARKUP if not row.plain:
                 await asyncio.to_thread(

@@ -31,7 +31,14 @@ from sextant.config import Settings
 from sextant.config.telegram import TelegramSettings
 from sextant.ports.broadcaster import Broadcaster, StatusProvider
 from tools.broadcast.formatting import plain
-from tools.broadcast.publisher import Failure, Outcome, Publisher, SendRequest, Sleep
+from tools.broadcast.publisher import (
+    Failure,
+    Outcome,
+    Publisher,
+    SendRequest,
+    Sleep,
+    migration_state,
+)
 from tools.broadcast.store import BroadcastStore
 
 log = logging.getLogger(__name__)
@@ -77,7 +84,9 @@ def classify(exc: BaseException) -> Failure:
         if "parse entities" in str(exc).lower():
             return Failure(Outcome.BAD_MARKUP)
         return Failure(Outcome.REJECTED)
-    if isinstance(exc, Forbidden | InvalidToken | ChatMigrated):
+    if isinstance(exc, ChatMigrated):  # a BadRequest: nothing was posted, the chat moved
+        return Failure(Outcome.MIGRATED, new_chat_id=int(exc.new_chat_id))
+    if isinstance(exc, Forbidden | InvalidToken):
         return Failure(Outcome.REJECTED)
     if isinstance(exc, NetworkError):
         cause = exc.__cause__
@@ -176,6 +185,11 @@ class TelegramTransport:
     def classify(self, exc: BaseException) -> Failure:
         return classify(exc)
 
+    def move_to(self, chat_id: int) -> None:
+        # `destination` stays the configured chat: keys and the journal (what replies reply
+        # to) are kept; only where the requests go changes.
+        self.chat_id = chat_id
+
     async def aclose(self) -> None:
         if self._request is not None and self._loop is asyncio.get_running_loop():
             await self._request.shutdown()
@@ -201,9 +215,20 @@ class TelegramBroadcaster(Publisher):
             settings.telegram_chat_id,
             settings.telegram,
         )
+        store = store or BroadcastStore.open(settings.state_dir)
+        moved = store.get_state(migration_state(transport.destination))
+        if moved is not None:  # the group became a supergroup earlier: post there
+            transport.move_to(int(moved))
+            log.warning(
+                "telegram: TELEGRAM_CHAT_ID %s became the supergroup %s; posting there "
+                "(remembered in the state database): set TELEGRAM_CHAT_ID=%s",
+                settings.telegram_chat_id,
+                moved,
+                moved,
+            )
         super().__init__(
             settings.telegram,
-            store or BroadcastStore.open(settings.state_dir),
+            store,
             transport,
             clock=clock,
             sleep=sleep,

@@ -12,6 +12,7 @@ import pandas as pd
 
 from sextant.config import Settings
 from sextant.config.market import BUNDLED_DATA_DIR
+from sextant.errors import DataError
 from sextant.math_engine import resample_ohlcv
 from sextant.models import (
     TIMEFRAME_DELTA,
@@ -32,6 +33,16 @@ HOUR = timedelta(hours=1)
 FUNDING_MAX_AGE = timedelta(hours=24)
 # Only a recent open-interest series says anything about positioning now.
 OI_MAX_AGE = timedelta(days=2)
+
+
+def check_data_dir(data_dir: Path, field: str = "market.data_dir") -> None:
+    """A data folder that is not there is a configuration error naming the setting (exit 2),
+    not one "no data" per symbol."""
+    path = Path(data_dir)
+    if not path.is_dir():
+        where = " (env SEXTANT_MARKET__DATA_DIR)" if field == "market.data_dir" else ""
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise DataError(f"{field}{where}: {path} {what}", field=field)
 
 
 def load_market_rules(data_dir: Path) -> dict[str, MarketInfo]:
@@ -91,6 +102,24 @@ class ReplayMarketData:
         if not ends:
             raise MarketDataError(None, "no_data", f"none of {list(symbols)} in {self.data_dir}")
         return min(ends).to_pydatetime()
+
+    def last_close_before(self, symbols: Sequence[str], as_of: datetime) -> datetime | None:
+        """The latest close time at or before `as_of` of any listed symbol's 1h bars (None:
+        no bar had closed by then): how fresh the freshest symbol is at `as_of`."""
+        stop = pd.Timestamp(utc(as_of))
+        latest: pd.Timestamp | None = None
+        for s in symbols:
+            path = csv_store.ohlcv_path(self.data_dir, s, "1h")
+            if path is None:
+                continue
+            try:
+                index = csv_store.read_frame(path).index
+            except Exception:  # a broken file is that symbol's error in the cycle
+                continue
+            closes = index[index + HOUR <= stop]
+            if len(closes) and (latest is None or closes[-1] + HOUR > latest):
+                latest = closes[-1] + HOUR
+        return None if latest is None else latest.to_pydatetime()
 
     async def collect(self, symbols: Sequence[str], as_of: datetime) -> CollectResult:
         # File reads are blocking: keep them off the event loop (LangGraph dev refuses them).
