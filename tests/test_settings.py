@@ -1,5 +1,6 @@
 """Settings: defaults, environment, .env, TOML, validation errors, secrets, CLI exit code."""
 
+import json
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -411,7 +412,7 @@ def test_cli_exits_2_naming_the_field(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("SEXTANT_RISK__LONG_THRESHOLD", "2")
     assert main(["run", "--once", "--json"]) == 2
     out, err = capsys.readouterr()
-    assert out == ""
+    assert json.loads(out)["schema"] == "sextant.error/1"  # --json: one error document
     assert "risk.long_threshold" in err and "SEXTANT_RISK__LONG_THRESHOLD" in err
 
 

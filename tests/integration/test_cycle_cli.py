@@ -96,12 +96,15 @@ def test_unknown_symbol_is_skipped_with_reason_and_cycle_completes(
     assert [s["symbol"] for s in doc["signals"]] == ["BTC/USDT:USDT"]
 
 
-def test_as_of_before_data_skips_everything_but_exits_zero(
+def test_as_of_before_data_is_refused_naming_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    doc = run_json(capsys, "--symbols", "LINK", "--as-of", "2024-01-01T00:00:00Z")
-    assert doc["signals"] == []
-    assert doc["universe"][0]["reasons"][0]["code"] == "no_data"
+    # issue 15.2: an --as-of the data does not cover says so (exit 2), no empty cycle
+    code = main(["run", "--once", "--json", "--symbols", "LINK", "--as-of", "2024-01-01T00:00Z"])
+    assert code == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "sextant.error/1" and doc["field"] == "--as-of"
+    assert "no fresh data" in doc["message"] and "no bar had closed" in doc["message"]
 
 
 def test_corrupt_file_is_a_data_error_for_that_symbol_only(
@@ -121,7 +124,9 @@ def test_invalid_setting_exits_2_naming_the_field(
     monkeypatch.setenv("SEXTANT_FILTERS__MAX_SPREAD_PCT", "-1")
     assert main(["run", "--once", "--json"]) == 2
     captured = capsys.readouterr()
-    assert captured.out == ""
+    doc = json.loads(captured.out)  # --json: the error is one sextant.error/1 document
+    assert doc["schema"] == "sextant.error/1" and doc["code"] == 2
+    assert "filters.max_spread_pct" in doc["message"]
     assert "filters.max_spread_pct" in captured.err
     assert "SEXTANT_FILTERS__MAX_SPREAD_PCT" in captured.err
 
