@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _verbosity(args: argparse.Namespace) -> tuple[int, bool]:
     level = getattr(args, "verbose", 0) + getattr(args, "verbose_sub", 0)
     libs = bool(getattr(args, "verbose_libs", False) or getattr(args, "verbose_sub_libs", False))
-    return level, libs or level >= 2
+    libs = libs or level >= 2
+    return (max(level, 1) if libs else level), libs  # --debug-libs implies -v
 
 
 def error_document(code: int, exc: BaseException) -> dict[str, object]:

@@ -564,3 +564,67 @@ def test_unprintable_model_text_never_fails_a_post(
     assert "• SOL/USDT: Spot ETF[31m approved" in text["text"]
     for sent in (photo["caption"], text["text"]):
         assert not any(c in sent for c in "\ud800\x1b\u202e\x00")
+
+
+def test_a_group_upgraded_to_a_supergroup_is_followed_and_remembered(
+    tg_env: FakeTelegram, monkeypatch: pytest.MonkeyPatch, clock: FixedClock, sleeper: Sleeper,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 9.2: the Bot API answers 400 with parameters.migrate_to_chat_id (PTB raises
+    ChatMigrated): the post goes to the new chat, the new id is kept in the database for every
+    later post and restart (replies included), and one warning names the setting."""
+    old, new = -4012345678, -1009876543210
+    monkeypatch.setenv("TELEGRAM_CHAT_ID", str(old))
+    settings = load_settings()
+    eth, btc = signal(), signal("BTC/USDT:USDT", "LONG")
+    eth_tp1 = exit_event(position(eth), "tp1", "2054.33", "0.95", r="1.5", pnl_pct="5.4",
+                         at=AS_OF + timedelta(hours=2), closes=False)
+    btc_tp1 = exit_event(position(btc), "tp1", "2291.21", "0.95", r="1.5", pnl_pct="5.4",
+                         at=AS_OF + timedelta(hours=3), closes=False)
+    btc_tp2 = exit_event(btc_tp1.position, "tp2", "2370.17", "0.94", r="2.5", pnl_pct="9.0",
+                         at=AS_OF + timedelta(hours=4), closes=True)
+    warned = "set TELEGRAM_CHAT_ID=-1009876543210"
+
+    async def first_process() -> None:
+        b = make(settings, clock, sleeper)
+        await b.publish_cycle(as_of=AS_OF, signals=[eth], entries=[entry(eth)], exits=[])
+        assert await b.flush() == 1
+        tg_env.migrate_chat(old, new)  # an admin upgrades the group
+        await b.publish_exits([eth_tp1])
+        assert await b.flush() == 1  # refused by the old chat, delivered to the new one
+        await b.publish_cycle(as_of=AS_OF, signals=[btc], entries=[entry(btc)], exits=[btc_tp1])
+        assert await b.flush() == 2
+        await b.aclose()
+        b.store.dispose()
+
+    with caplog.at_level("WARNING"):
+        run(first_process())
+    assert sum(warned in r.getMessage() for r in caplog.records) == 1  # once, not per post
+    refused = [c for c in tg_env.calls if c["status"] == 400]
+    assert len(refused) == 1 and refused[0]["params"]["chat_id"] == old
+    (eth_photo,) = tg_env.messages_in(old)
+    eth_exit, btc_photo, btc_exit = tg_env.messages_in(new)
+    assert eth_photo["method"] == "sendPhoto"
+    assert eth_exit["text"].startswith("✅ Take-profit 1 hit · ETH/USDT SHORT")
+    assert eth_exit["reply_to"] is None  # its entry is in the old group: posted standalone
+    assert btc_photo["method"] == "sendPhoto" and btc_exit["reply_to"] == btc_photo["message_id"]
+
+    async def restarted() -> None:  # a new process over the same database, the same settings
+        b = make(settings, clock, sleeper, store=BroadcastStore.open(settings.state_dir))
+        await b.publish_exits([btc_tp2])
+        assert await b.flush() == 1
+        await b.aclose()
+
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        run(restarted())
+    assert sum(warned in r.getMessage() for r in caplog.records) == 1
+    assert [c["status"] for c in tg_env.calls if c["status"] == 400] == [400]  # no new refusal
+    *_, last = tg_env.messages_in(new)
+    assert "Trade closed" in last["text"]
+    assert last["reply_to"] == btc_photo["message_id"]
+    store = BroadcastStore.open(settings.state_dir)
+    try:
+        assert store.get_state(f"migrated_chat:telegram:{old}") == str(new)
+    finally:
+        store.dispose()
