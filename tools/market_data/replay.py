@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -88,17 +88,22 @@ class ReplayMarketData:
     async def default_as_of(self, symbols: Sequence[str]) -> datetime:
         return await asyncio.to_thread(self.data_end, symbols)
 
-    def data_end(self, symbols: Sequence[str]) -> datetime:
-        """Close time of the last bar that every listed symbol has: all of them are fresh then."""
-        ends = []
+    def _hourly_indexes(self, symbols: Sequence[str]) -> Iterator[pd.DatetimeIndex]:
+        """The 1h bar open times of each listed symbol whose file is there and readable (a
+        broken file is that symbol's error in the cycle, not this scan's)."""
         for s in symbols:
             path = csv_store.ohlcv_path(self.data_dir, s, "1h")
             if path is None:
                 continue
             try:
-                ends.append(csv_store.read_frame(path).index[-1] + HOUR)
+                index = csv_store.read_frame(path).index
             except Exception:
                 continue
+            yield index
+
+    def data_end(self, symbols: Sequence[str]) -> datetime:
+        """Close time of the last bar that every listed symbol has: all of them are fresh then."""
+        ends = [index[-1] + HOUR for index in self._hourly_indexes(symbols) if len(index)]
         if not ends:
             raise MarketDataError(None, "no_data", f"none of {list(symbols)} in {self.data_dir}")
         return min(ends).to_pydatetime()
@@ -107,19 +112,12 @@ class ReplayMarketData:
         """The latest close time at or before `as_of` of any listed symbol's 1h bars (None:
         no bar had closed by then): how fresh the freshest symbol is at `as_of`."""
         stop = pd.Timestamp(utc(as_of))
-        latest: pd.Timestamp | None = None
-        for s in symbols:
-            path = csv_store.ohlcv_path(self.data_dir, s, "1h")
-            if path is None:
-                continue
-            try:
-                index = csv_store.read_frame(path).index
-            except Exception:  # a broken file is that symbol's error in the cycle
-                continue
-            closes = index[index + HOUR <= stop]
-            if len(closes) and (latest is None or closes[-1] + HOUR > latest):
-                latest = closes[-1] + HOUR
-        return None if latest is None else latest.to_pydatetime()
+        closes = [
+            closed[-1] + HOUR
+            for index in self._hourly_indexes(symbols)
+            if len(closed := index[index + HOUR <= stop])
+        ]
+        return max(closes).to_pydatetime() if closes else None
 
     async def collect(self, symbols: Sequence[str], as_of: datetime) -> CollectResult:
         # File reads are blocking: keep them off the event loop (LangGraph dev refuses them).
