@@ -72,3 +72,6 @@ def setup_logging(verbose: int | bool, debug_libs: bool = False) -> None:
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # `sextant loop` raises the sextant logger to INFO for its run; a later call (tests call
+    # main() repeatedly) starts from the root's level again.
+    logging.getLogger("sextant").setLevel(logging.NOTSET)
